@@ -1,0 +1,69 @@
+"""Repository invariants: notebooks and the generated package agree, notebooks are clean, conda and pip agree."""
+from configparser import ConfigParser
+from pathlib import Path
+import re, shlex, shutil, subprocess, sys, filecmp
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _settings():
+    cfg = ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini'); return cfg['DEFAULT']
+
+
+def _copy_project(dst):
+    for name in ('settings.ini', 'setup.py', 'pyproject.toml', 'README.md'):
+        shutil.copy(ROOT / name, dst / name)
+    shutil.copytree(ROOT / 'nbs', dst / 'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
+    shutil.copytree(ROOT / 'ssml', dst / 'ssml', ignore=shutil.ignore_patterns('__pycache__'))
+
+
+def _diff_trees(a, b):
+    cmp = filecmp.dircmp(a, b, ignore=['__pycache__', '.ipynb_checkpoints'])
+    out = [f'only in one: {x}' for x in cmp.left_only + cmp.right_only] + [f'differs: {x}' for x in cmp.diff_files]
+    for sub, c in cmp.subdirs.items(): out += [f'{sub}/{x}' for x in _diff_trees(Path(a) / sub, Path(b) / sub)]
+    return out
+
+
+def test_nbdev_export_leaves_no_diff(tmp_path):
+    _copy_project(tmp_path)
+    subprocess.run([BIN / 'nbdev_export'], cwd=tmp_path, check=True, capture_output=True)
+    diffs = _diff_trees(ROOT / 'ssml', tmp_path / 'ssml')
+    assert not diffs, f'ssml/ is out of date with nbs/ (run nbdev_export and commit): {diffs}'
+
+
+def test_nbdev_clean_leaves_no_diff(tmp_path):
+    _copy_project(tmp_path)
+    subprocess.run([BIN / 'nbdev_clean'], cwd=tmp_path, check=True, capture_output=True)
+    diffs = _diff_trees(ROOT / 'nbs', tmp_path / 'nbs')
+    assert not diffs, f'notebooks are not clean (run nbdev_clean and commit): {diffs}'
+
+
+def _norm(req):
+    "Requirement string -> {conda package name: version spec}."
+    m = re.match(r'^([A-Za-z0-9_.-]+)(\[[^\]]+\])?(.*)$', req.strip())
+    name, extras, spec = m.group(1).lower(), m.group(2), m.group(3).replace(' ', '')
+    name = {'torch': 'pytorch'}.get(name, name)
+    out = {name: spec}
+    if name == 'dask' and extras and 'distributed' in extras: out['distributed'] = ''
+    return out
+
+
+def test_environment_yml_matches_settings():
+    s = _settings()
+    want = {}
+    for r in shlex.split(s['requirements']) + shlex.split(s['dev_requirements']): want.update(_norm(r))
+    env = yaml.safe_load((ROOT / 'environment.yml').read_text())
+    got = {}
+    for d in env['dependencies']:
+        if isinstance(d, str) and not re.match(r'^(python|pip)\b', d): got.update(_norm(d))
+    assert got == want, f'environment.yml and settings.ini disagree: only in yml {set(got.items()) - set(want.items())}, only in settings.ini {set(want.items()) - set(got.items())}'
+
+
+def test_ci_runs_the_readme_test_command():
+    readme, ci = (ROOT / 'README.md').read_text(), (ROOT / '.ci' / 'run').read_text()
+    cmds = re.findall(r'^make (test|reproduce)\b', readme, flags=re.M)
+    assert 'test' in cmds and 'reproduce' in cmds, 'README.md must give `make reproduce` and `make test`'
+    assert re.search(r'^make test\b', ci, flags=re.M), '.ci/run must call `make test`'
