@@ -1,0 +1,58 @@
+"""Fréchet distances and sample figures of the issue-3 Omniglot models (after train_omniglot.py).
+
+Usage (from the project root, SSML_DATA pointing at the data):
+    OMP_NUM_THREADS=1 .venv/bin/python results/issue3/evaluate_omniglot.py [gan vae ssgan]
+Writes results/issue3/fd.json and figures/samples_*.{png,pdf}, figures/gan_vs_ssgan.{png,pdf}.
+"""
+import json, sys, time
+from pathlib import Path
+
+import torch
+
+from ssml.data import load_omniglot
+from ssml.generative import (load_generative, image_features, sample_images, frechet_distance, save_image_panels,
+                             _to_float)
+
+ROOT = Path(__file__).resolve().parents[2]
+N_FD, SEED = 5000, 0
+NAMES = {'gan': 'GAN (MSGAN)', 'vae': 'VAE', 'ssgan': 'SS-GAN'}
+
+
+def main(kinds):
+    torch.set_num_threads(1)
+    train = load_omniglot(split='lasium').split('train')
+    net = load_generative(ROOT / 'runs' / 'fd' / 'omniglot-features')
+    perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(SEED))
+    ref, other = train.images[perm[:N_FD]], train.images[perm[N_FD:2 * N_FD]]
+    t0 = time.time()
+    f_ref = image_features(net, ref)
+    out = dict(n_images=N_FD, seed=SEED, reference='5000 random Omniglot train-split images (lasium split, seed 0)',
+               feature_net='runs/fd/omniglot-features (FeatureNet, 128-d pooled features)',
+               fd={'real_vs_real': frechet_distance(image_features(net, other), f_ref)})
+    samples = {'real': _to_float(train.images[perm[-64:]])}
+    for kind in kinds:
+        path = ROOT / 'runs' / 'generative' / f'omniglot-{kind}'
+        model = load_generative(path)
+        x = sample_images(model, N_FD, seed=SEED)
+        out['fd'][kind] = frechet_distance(image_features(net, x), f_ref)
+        samples[kind] = sample_images(model, 64, seed=1)
+        if kind == 'ssgan':  # the class head as a classifier of the training images whose labels were hidden
+            from ssml.labels import label_mask
+            hidden = ~label_mask(train.labels, 'instances', 0.1, 0)
+            with torch.no_grad():
+                pred = torch.cat([model.classify(_to_float(train.images[hidden][i:i + 500])).argmax(1)
+                                  for i in range(0, int(hidden.sum()), 500)])
+            out['ssgan_class_head_accuracy_on_unlabeled_train_images'] = (pred == train.labels[hidden]).float().mean().item()
+    out['seconds'] = round(time.time() - t0, 1)
+    out['fd'] = {k: round(v, 3) for k, v in out['fd'].items()}
+    print(json.dumps(out, indent=1))
+    (ROOT / 'results' / 'issue3' / 'fd.json').write_text(json.dumps(out, indent=1))
+    fig = ROOT / 'figures'
+    save_image_panels({'Omniglot (real)': samples['real']}, fig / 'samples_real')
+    for kind in kinds: save_image_panels({NAMES[kind]: samples[kind]}, fig / f'samples_{kind}')
+    if {'gan', 'ssgan'} <= set(kinds):
+        save_image_panels({'GAN (MSGAN)': samples['gan'], 'SS-GAN (10% labels)': samples['ssgan']}, fig / 'gan_vs_ssgan')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:] or ['gan', 'vae', 'ssgan'])
