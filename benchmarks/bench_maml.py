@@ -1,0 +1,123 @@
+"""Seconds per MAML meta-iteration: our batched MAML vs a straightforward per-task reference, same math.
+
+One meta-iteration = meta-loss of a meta-batch (inner loop on every task, query loss) + backward to the
+meta-parameters. "ours" is `ssml.maml.maml_loss_batched` (all tasks as one grouped computation); "reference" is
+`ssml.maml.maml_loss_loop` (a Python loop over tasks, each adapted with `torch.func.functional_call`). Both run in
+the same process on the same tasks, interleaved (ours, reference, ours, ...), and the medians are reported.
+
+The gradient check compares the two meta-gradients on the same tasks: max over parameters of
+max|ours - ref| / max|ref|, in float32 (the timed setting) and in float64 (where rounding cannot hide a
+difference in the math).
+
+Tasks are real Omniglot training tasks when the data is found ($SSML_DATA), else toy tasks. The LAST line printed is
+one JSON object (results of the first thread count at top level, all of them under 'by_threads').
+
+  .venv/bin/python benchmarks/bench_maml.py                 # CPU, 1 and 2 threads, Omniglot 5-way 1-shot, 5 steps, 2nd order
+  .venv/bin/python benchmarks/bench_maml.py --device cuda
+"""
+import argparse, json, platform, statistics, sys, time
+
+import torch
+
+from ssml.core import get_device
+from ssml.nets import omniglot_conv4
+from ssml.maml import maml_loss_batched, maml_loss_loop, toy_tasks
+
+
+def get_tasks(a):
+    if a.data in ('auto', 'omniglot'):
+        try:
+            from ssml.data import load_omniglot
+            from ssml.episodes import EpisodeSampler
+            train = load_omniglot(split='lasium', seed=0).split('train')
+            return EpisodeSampler(train, a.n_way, a.k_shot, a.q_query, seed=a.seed).sample(a.meta_batch), 'omniglot train (lasium split)'
+        except (FileNotFoundError, ImportError, RuntimeError) as e:
+            if a.data == 'omniglot': raise
+            print(f"Omniglot not available ({e}); using toy tasks", file=sys.stderr)
+    return toy_tasks(a.meta_batch, a.n_way, a.k_shot, a.q_query, seed=a.seed), 'toy'
+
+
+def meta_grad(fn, net, params, tb, a):
+    ps = {k: v.detach().clone().requires_grad_() for k, v in params.items()}
+    loss, _ = fn(net, ps, tb, a.inner_lr, a.inner_steps, a.first_order)
+    return dict(zip(ps, torch.autograd.grad(loss, list(ps.values()))))
+
+
+def max_rel_err(g, ref):
+    return max(((g[k] - ref[k]).abs().max() / ref[k].abs().max().clamp_min(1e-30)).item() for k in ref)
+
+
+def sync(device):
+    if device.type == 'cuda': torch.cuda.synchronize()
+
+
+def bench(a, threads, device, tb, net, params):
+    torch.set_num_threads(threads)
+    fns = {'ours': maml_loss_batched, 'reference': maml_loss_loop}
+    def once(fn):
+        ps = {k: v.detach().requires_grad_() for k, v in params.items()}
+        sync(device); t = time.perf_counter()
+        loss, _ = fn(net, ps, tb, a.inner_lr, a.inner_steps, a.first_order)
+        torch.autograd.grad(loss, list(ps.values()))
+        sync(device)
+        return time.perf_counter() - t
+    for _ in range(a.warmup):
+        for f in fns.values(): once(f)
+    times = {k: [] for k in fns}
+    for _ in range(a.reps):
+        for k, f in fns.items(): times[k].append(once(f))
+    ours, ref = statistics.median(times['ours']), statistics.median(times['reference'])
+    pair = statistics.median(o / r for o, r in zip(times['ours'], times['reference']))
+    return dict(threads=threads, ours_s=round(ours, 5), reference_s=round(ref, 5), ratio=round(ours / ref, 4),
+                ratio_pairwise_median=round(pair, 4), ours_min_s=round(min(times['ours']), 5),
+                reference_min_s=round(min(times['reference']), 5))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--threads', type=int, nargs='+', default=[1, 2], help='CPU thread counts to measure (torch.set_num_threads)')
+    p.add_argument('--meta-batch', type=int, default=4)
+    p.add_argument('--n-way', type=int, default=5)
+    p.add_argument('--k-shot', type=int, default=1)
+    p.add_argument('--q-query', type=int, default=5)
+    p.add_argument('--inner-steps', type=int, default=5)
+    p.add_argument('--inner-lr', type=float, default=0.4)
+    p.add_argument('--first-order', action='store_true')
+    p.add_argument('--reps', type=int, default=20)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--data', choices=['auto', 'omniglot', 'toy'], default='auto')
+    p.add_argument('--seed', type=int, default=0)
+    a = p.parse_args()
+    device = get_device(a.device)
+    torch.manual_seed(a.seed)
+    net = omniglot_conv4(a.n_way)
+    tb, data = get_tasks(a)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+
+    # gradients: float32 on the device (the timed setting) and float64 on CPU
+    net, tb32, p32 = net.to(device), tb.to(device), {k: v.to(device) for k, v in params.items()}
+    err32 = max_rel_err(meta_grad(maml_loss_batched, net, p32, tb32, a), meta_grad(maml_loss_loop, net, p32, tb32, a))
+    net64 = omniglot_conv4(a.n_way).double()
+    tb64 = type(tb)(tb.support_x.double(), tb.support_y, tb.query_x.double(), tb.query_y, tb.n_way, tb.source)
+    p64 = {k: v.double().cpu() for k, v in params.items()}
+    err64 = max_rel_err(meta_grad(maml_loss_batched, net64, p64, tb64, a), meta_grad(maml_loss_loop, net64, p64, tb64, a))
+    print(f"max relative meta-gradient difference ours vs reference: float32 {err32:.2e}, float64 {err64:.2e}")
+
+    runs = []
+    for th in (a.threads if device.type == 'cpu' else [torch.get_num_threads()]):
+        r = bench(a, th, device, tb32, net, p32)
+        runs.append(r)
+        print(f"{device.type} {th} thread(s): ours {r['ours_s']:.4f} s/it, reference {r['reference_s']:.4f} s/it, "
+              f"ratio {r['ratio']:.3f} (pairwise median {r['ratio_pairwise_median']:.3f})", flush=True)
+    out = dict(runs[0], max_rel_grad_err=float(f"{err32:.3e}"), max_rel_grad_err_float64=float(f"{err64:.3e}"),
+               by_threads={str(r['threads']): r for r in runs}, device=device.type,
+               device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine(),
+               setting=dict(meta_batch=a.meta_batch, n_way=a.n_way, k_shot=a.k_shot, q_query=a.q_query, inner_steps=a.inner_steps,
+                            inner_lr=a.inner_lr, order='first' if a.first_order else 'second', data=data, reps=a.reps),
+               torch=torch.__version__)
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    main()
