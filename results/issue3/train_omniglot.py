@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNS = {  # settings of the runs reported in results/issue3
     'gan': dict(epochs=20, minutes=60, batch_size=128, seed=0, latent_dim=128, width=64, ms_weight=1.0),
     'vae': dict(epochs=15, minutes=20, batch_size=128, seed=0, latent_dim=64, width=64),
-    'ssgan': dict(epochs=20, minutes=60, batch_size=128, seed=0, latent_dim=128, width=64, ms_weight=1.0, cls_weight=1.0),
+    'ssgan': dict(epochs=20, minutes=30, batch_size=128, seed=0, latent_dim=128, width=64, ms_weight=1.0, cls_weight=1.0),
     'features': dict(epochs=6, minutes=15, batch_size=128, seed=0, width=64),
 }
 LABELS = dict(scheme='instances', fraction=0.1, seed=0)  # SS-GAN: 10% of the images of every class labeled
