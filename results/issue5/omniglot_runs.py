@@ -51,7 +51,7 @@ def train(a):
     val = task_list(val_set, a.n_way, a.k_shot, 15, a.val_tasks, 0, 'val')
     seed_everything(a.seed)
     learner = make_learner(a)
-    source = EpisodeSampler(train_set, a.n_way, a.k_shot, a.q_query, seed=a.seed)
+    source = EpisodeSampler(train_set, a.train_way or a.n_way, a.k_shot, a.q_query, seed=a.seed)
     kw = dict(steps=a.steps, meta_batch=a.meta_batch, lr=a.meta_lr, val_tasks=val, val_imageset=val_set,
               val_every=a.val_every, val_inner_steps=a.val_inner_steps, ckpt_dir=run_dir, ckpt_every=a.ckpt_every,
               snapshot_minutes=a.snapshots, seed=a.seed, log_every=a.log_every, progress=True)
@@ -108,6 +108,7 @@ if __name__ == '__main__':
     p.add_argument('--steps', type=int, default=0)
     p.add_argument('--snapshots', type=float, nargs='*', default=[1, 2, 5, 10, 20, 40, 60])
     p.add_argument('--n-way', type=int, default=5)
+    p.add_argument('--train-way', type=int, default=0, help='ways of the training tasks (ProtoNet); 0: --n-way')
     p.add_argument('--k-shot', type=int, default=1)
     p.add_argument('--q-query', type=int, default=15)
     p.add_argument('--meta-batch', type=int, default=4)
