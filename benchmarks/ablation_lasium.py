@@ -124,7 +124,6 @@ def figure():
     t['label'] = [f"{n} ({m:.0f}+{tm:.1f} min)" for n, m, tm in zip(t.name, t.generator_minutes.fillna(0), t.train_minutes.fillna(0))]
     t = t[t.train_minutes > 0] if (t.train_minutes > 0).any() else t
     ref = {f'untrained ProtoNet {r.test_acc:.1f}%': r.test_acc for r in table_rows(recs, 'scratch_protonet')}
-    ref['MAML from scratch 50.5% (issue 7)'] = 50.5
     sup = ROOT / 'results/issue5/pn_rot_q15.json'
     if sup.is_file():
         last = [r for r in json.loads(sup.read_text())['rows'] if r['checkpoint'] == 'last.pt'][0]
