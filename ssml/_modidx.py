@@ -453,4 +453,5 @@ d = { 'settings': { 'branch': 'main',
                             'ssml.sweep.reproduce': ('sweep.html#reproduce', 'ssml/sweep.py'),
                             'ssml.sweep.run_notebooks': ('sweep.html#run_notebooks', 'ssml/sweep.py'),
                             'ssml.sweep.run_sweep': ('sweep.html#run_sweep', 'ssml/sweep.py'),
+                            'ssml.sweep.schedule_runs': ('sweep.html#schedule_runs', 'ssml/sweep.py'),
                             'ssml.sweep.sync_parameters_cells': ('sweep.html#sync_parameters_cells', 'ssml/sweep.py')}}}

@@ -10,9 +10,9 @@ from pathlib import Path
 from .runs import (RunArgs, ResultsStore, execute_run, record_failure, generator_path, project_root, write_json)
 
 # %% auto #0
-__all__ = ['SWEEP_KEYS', 'EXPERIMENT_NOTEBOOKS', 'expand_grid', 'load_sweep', 'run_sweep', 'experiments_dir', 'parameters_source',
-           'sync_parameters_cells', 'check_parameters_cell', 'execute_notebook', 'run_notebooks', 'profile_path',
-           'reproduce']
+__all__ = ['SWEEP_KEYS', 'EXPERIMENT_NOTEBOOKS', 'expand_grid', 'load_sweep', 'schedule_runs', 'run_sweep', 'experiments_dir',
+           'parameters_source', 'sync_parameters_cells', 'check_parameters_cell', 'execute_notebook', 'run_notebooks',
+           'profile_path', 'reproduce']
 
 # %% ../nbs/11_sweep.ipynb #b72017e0
 SWEEP_KEYS = {'name', 'description', 'executor', 'workers', 'out_dir', 'base', 'grid', 'include'}
@@ -74,6 +74,17 @@ def _job(args_dict: dict, run_fn=None, notebooks: bool = False, threads: int | N
     rec = run_notebooks(args) if notebooks else execute_run(args, run_fn=run_fn)
     return {k: rec.get(k) for k in ('run_id', 'config_hash', 'status', 'error', 'duration_s')}
 
+def schedule_runs(runs: list[RunArgs]  # the runs still to do
+                 ) -> list[RunArgs]:
+    "Order runs so parallel workers never queue behind one generator: first the run of each generator still to train, then runs needing none."
+    first, free, rest, seen = [], [], [], set()
+    for r in runs:
+        g = r.gen_hash() if r.pipeline == 'full' else None
+        if g is None or generator_path(r).exists(): free.append(r)
+        elif g in seen: rest.append(r)
+        else: seen.add(g); first.append(r)
+    return first + free + rest
+
 def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
               out_dir: str | Path | None = None,  # results folder for every run; None: the first run's `out_dir`
               executor: str = 'local',  # 'local' or 'dask'
@@ -91,7 +102,7 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
     runs = [r.replace(out_dir=out_dir) for r in runs]
     store = ResultsStore(out_dir)
     done = store.completed_hashes() if skip_completed else set()
-    todo = [r for r in runs if r.config_hash() not in done]
+    todo = schedule_runs([r for r in runs if r.config_hash() not in done])
     t0, results = time.perf_counter(), []
     threads = max(1, (os.cpu_count() or 1) // workers)
     if executor == 'local' and workers == 1:
