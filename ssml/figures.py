@@ -10,9 +10,9 @@ from pathlib import Path
 from .runs import RunArgs, ResultsStore, git_commit, project_root, write_json
 
 # %% auto #0
-__all__ = ['LINE_METHODS', 'REF_METHODS', 'SCHEMES', 'VARYING_OK', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'save_figure',
-           'select_runs', 'accuracy_vs_labeled', 'load_published', 'our_numbers', 'published_table', 'save_table',
-           'make_figures']
+__all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'PUBLISHED_COLUMNS', 'MATCH_KEYS',
+           'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
+           'load_published', 'our_numbers', 'published_table', 'save_table', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def save_figure(fig,  # a matplotlib Figure
@@ -36,7 +36,11 @@ def save_figure(fig,  # a matplotlib Figure
 
 # %% ../nbs/12_figures.ipynb #631199c8
 LINE_METHODS = {'ssml': 'SSML', 'ssml-ssg': 'SSML-SSG', 'supervised': 'supervised only'}
-REF_METHODS = {'lasium': 'LASIUM (unsupervised)', 'oracle': 'oracle (all labels)'}
+REF_METHODS = {'lasium': 'LASIUM (unsupervised)', 'umtra': 'UMTRA', 'cactus': 'CACTUs', 'scratch': 'from scratch',
+               'oracle': 'oracle (all labels)'}
+REF_STYLES = {'lasium': dict(color='k', ls='-'), 'umtra': dict(color='C4', ls=':'), 'cactus': dict(color='C5', ls='-.'),
+              'scratch': dict(color='C3', ls=':'), 'oracle': dict(color='0.4', ls='--')}
+MIX_METHODS = ('ssml', 'ssml-ssg')
 SCHEMES = {'instances': 'X% of every class', 'classes': 'all of X% of classes', 'random': 'X% at random'}
 VARYING_OK = {'seed', 'label_fraction', 'scheme'}
 
@@ -52,10 +56,21 @@ def _config_without(row, skip=VARYING_OK) -> tuple:
     cfg = RunArgs.from_dict(params).config()
     return tuple(sorted((k, v) for k, v in cfg.items() if k not in skip and k != 'eval_settings'))
 
+def modal_mix(df):
+    "`df` without the SSML runs whose (mix_schedule, mix_ratio) is not their method's most common one."
+    keep = []
+    for m, g in df.groupby('method'):
+        if m in MIX_METHODS and len(g):
+            mode = g.groupby(['mix_schedule', 'mix_ratio']).size().sort_values(ascending=False, kind='stable').index[0]
+            g = g[(g.mix_schedule == mode[0]) & (g.mix_ratio == mode[1])]
+        keep.append(g)
+    return df.iloc[0:0] if not keep else __import__('pandas').concat(keep)
+
 def select_runs(store,  # a ResultsStore, or its folder
                 dataset: str, n_way: int, k_shot: int,  # the evaluation setting
                 where: dict | None = None,  # extra equality filters on CSV columns, e.g. {'generator': 'gan'}
-                methods=None  # methods to keep; default: all
+                methods=None,  # methods to keep; default: all
+                mix: str = 'all'  # 'all' SSML mixing ratios (allowed to differ), or 'modal': each mixing method's most common one only
                ):
     "The ok rows of one evaluation setting, checked to differ only in seed, label scheme and fraction per method."
     df = _frame(store)
@@ -65,10 +80,13 @@ def select_runs(store,  # a ResultsStore, or its folder
         if k not in df.columns: raise ValueError(f"where: unknown column {k!r}")
         df = df[df[k] == v]
     if methods is not None: df = df[df.method.isin(list(methods))]
+    if mix not in ('all', 'modal'): raise ValueError(f"mix must be 'all' or 'modal', got {mix!r}")
+    if mix == 'modal': df = modal_mix(df)
+    skip = VARYING_OK | ({'mix_ratio'} if mix == 'all' else set())
     if df.pipeline.nunique() > 1:
         raise ValueError(f"runs from pipelines {sorted(df.pipeline.unique())} would be mixed; pass where={{'pipeline': ...}}")
     for m, g in df.groupby('method'):
-        cfgs = {_config_without(r) for _, r in g.iterrows()}
+        cfgs = {_config_without(r, skip) for _, r in g.iterrows()}
         if len(cfgs) > 1:
             diff = sorted({k for c in cfgs for k, v in c if any(dict(o).get(k) != v for o in cfgs)})
             raise ValueError(f"method {m!r}: runs at {dataset} {n_way}-way {k_shot}-shot differ in {diff}; pick one with where={{...}}")
@@ -77,6 +95,13 @@ def select_runs(store,  # a ResultsStore, or its folder
 def _summary(g):
     return dict(acc=g.accuracy.mean(), ci=g.ci95.mean(), n=g.seed.nunique(), seeds=list(g.accuracy))
 
+def _all_schemes_at_full(lines, schemes):
+    "Rows at 100% labeled copied into every scheme (at 100% the schemes coincide)."
+    import pandas as pd
+    full = lines[lines.label_fraction >= 1.0]
+    if full.empty: return lines
+    return pd.concat([lines[lines.label_fraction < 1.0]] + [full.assign(scheme=s) for s in schemes])
+
 def accuracy_vs_labeled(store,  # a ResultsStore, or its folder
                         dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
                         where: dict | None = None,  # extra filters, e.g. {'meta_learner': 'maml'}
@@ -84,10 +109,11 @@ def accuracy_vs_labeled(store,  # a ResultsStore, or its folder
                        ):
     "Figure of accuracy vs. % labeled, one panel per scheme; returns (fig, rows drawn)."
     import matplotlib, matplotlib.ticker, matplotlib.pyplot as plt
-    df = select_runs(store, dataset, n_way, k_shot, where, methods=list(LINE_METHODS) + list(REF_METHODS))
+    df = select_runs(store, dataset, n_way, k_shot, where, methods=list(LINE_METHODS) + list(REF_METHODS), mix='modal')
     lines = df[df.method.isin(list(LINE_METHODS))]
     if lines.empty: raise ValueError(f"no SSML / SSML-SSG / supervised runs at {dataset} {n_way}-way {k_shot}-shot")
-    schemes = [s for s in schemes if s in set(lines.scheme)]
+    schemes = [s for s in schemes if s in set(lines[lines.label_fraction < 1.0].scheme)] or [s for s in schemes if s in set(lines.scheme)]
+    lines = _all_schemes_at_full(lines, schemes)
     fig, axes = plt.subplots(1, len(schemes), figsize=(4.2 * len(schemes), 3.4), sharey=True, squeeze=False)
     colors = dict(zip(LINE_METHODS, ('C0', 'C1', 'C2')))
     for ax, scheme in zip(axes[0], schemes):
@@ -101,7 +127,7 @@ def accuracy_vs_labeled(store,  # a ResultsStore, or its folder
             for xi, (_, s) in zip(x, pts):
                 if s['n'] > 1: ax.plot([xi] * len(s['seeds']), [100 * v for v in s['seeds']], '.', color=colors[m], ms=2, alpha=0.6)
                 ax.annotate(f"n={s['n']}", (xi, 100 * s['acc']), textcoords='offset points', xytext=(3, -10), fontsize=6, color=colors[m])
-        for m, style in (('lasium', dict(color='k', ls='-')), ('oracle', dict(color='0.4', ls='--'))):
+        for m, style in REF_STYLES.items():
             g = df[df.method == m]
             if g.empty: continue
             s = _summary(g)
@@ -112,9 +138,77 @@ def accuracy_vs_labeled(store,  # a ResultsStore, or its folder
         ax.grid(alpha=0.3, which='both')
     axes[0][0].set_ylabel(f'{dataset} {n_way}-way {k_shot}-shot accuracy (%)')
     handles = {h.get_label(): h for ax in axes[0] for h in ax.get_legend_handles_labels()[0]}
-    fig.tight_layout(rect=(0, 0, 1, 0.88))
-    fig.legend(handles.values(), handles.keys(), loc='upper center', ncol=len(handles), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.84))
+    fig.legend(handles.values(), handles.keys(), loc='upper center', ncol=min(5, len(handles)), fontsize=7, frameon=False)
     return fig, df
+
+# %% ../nbs/12_figures.ipynb #68c5e5f8
+def _interval(acc):
+    "(mean, half-width) of the accuracies of one point's runs: the test-task CI, or the seed t-interval if wider."
+    import math
+    from scipy import stats
+    m, ci = acc.accuracy.mean(), acc.ci95.mean()
+    n = len(acc)
+    if n > 1: ci = max(ci, stats.t.ppf(0.975, n - 1) * acc.accuracy.std(ddof=1) / math.sqrt(n))
+    return m, ci
+
+def mix_ratio_effect(store,  # a ResultsStore, or its folder
+                     dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
+                     where: dict | None = None,  # extra filters, e.g. {'meta_learner': 'protonet'}
+                     method: str = 'ssml'  # the mixing method
+                    ):
+    "Figure of accuracy vs. generated share of the meta-batches, supervised-only at 0 and LASIUM at 1; returns (fig, rows drawn)."
+    import pandas as pd, matplotlib.pyplot as plt
+    df = select_runs(store, dataset, n_way, k_shot, where, methods=[method, 'supervised', 'lasium'])
+    mx = df[df.method == method]
+    pts = [k for k, g in mx.groupby(['scheme', 'label_fraction']) if g.mix_ratio.nunique() > 1]
+    if not pts: raise ValueError(f"no (scheme, fraction) with {method!r} runs at two or more mix_ratio values")
+    fig, axes = plt.subplots(1, len(pts), figsize=(3.4 * len(pts), 3.2), sharey=True, squeeze=False)
+    las, drawn = df[df.method == 'lasium'], [df[df.method == 'lasium']]
+    for ax, (scheme, frac) in zip(axes[0], pts):
+        g = mx[(mx.scheme == scheme) & (mx.label_fraction == frac)]
+        sup = df[(df.method == 'supervised') & (df.scheme == scheme) & (df.label_fraction == frac)]
+        drawn += [g, sup]
+        series = [(float(r), gg, 'C0', 'o') for r, gg in g.groupby('mix_ratio')]
+        series += [(0.0, sup, 'C2', 's')] if len(sup) else []
+        series += [(1.0, las, 'k', '^')] if len(las) else []
+        for x, gg, c, mk in series:
+            m, ci = _interval(gg)
+            ax.errorbar([x], [100 * m], yerr=[100 * ci], fmt=mk, color=c, ms=5, capsize=3)
+            ax.plot([x] * len(gg), 100 * gg.accuracy, '.', color=c, ms=3, alpha=0.6)
+            ax.annotate(f"n={gg.seed.nunique()}", (x, 100 * m), textcoords='offset points', xytext=(5, -3), fontsize=6, color=c)
+        ssml_pts = sorted((x, 100 * _interval(gg)[0]) for x, gg, c, _ in series if c == 'C0')
+        ax.plot(*zip(*ssml_pts), '-', color='C0', lw=1)
+        ax.set_title(f"{scheme}, {100 * frac:g}% labeled", fontsize=9); ax.set_xlabel('generated share of meta-batch')
+        ax.set_xlim(-0.1, 1.1); ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f'{dataset} {n_way}-way {k_shot}-shot accuracy (%)')
+    from matplotlib.lines import Line2D
+    fig.legend([Line2D([], [], color=c, marker=mk, ls='') for c, mk in (('C2', 's'), ('C0', 'o'), ('k', '^'))],
+               ['supervised only (share 0)', method.upper(), 'LASIUM (share 1)'], loc='upper center', ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig, pd.concat(drawn)
+
+def ssml_comparison(store,  # a ResultsStore, or its folder
+                    dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
+                    where: dict | None = None  # extra filters
+                   ):
+    "Table: each SSML / SSML-SSG point against supervised-only (same labels) and LASIUM, with intervals and `beats_both`."
+    import pandas as pd
+    df = select_runs(store, dataset, n_way, k_shot, where, methods=list(MIX_METHODS) + ['supervised', 'lasium'])
+    las = df[df.method == 'lasium']
+    rows = []
+    for (m, scheme, frac, ratio), g in df[df.method.isin(MIX_METHODS)].groupby(['method', 'scheme', 'label_fraction', 'mix_ratio']):
+        sup = df[(df.method == 'supervised') & (df.scheme == scheme) & (df.label_fraction == frac)]
+        r = dict(method=m, scheme=scheme, label_pct=100 * frac, mix_ratio=ratio)
+        for name, gg in (('', g), ('supervised_', sup), ('lasium_', las)):
+            mean, ci = _interval(gg) if len(gg) else (float('nan'), float('nan'))
+            r.update({f'{name}acc_pct': 100 * mean, f'{name}ci_pct': 100 * ci, f'{name}n': gg.seed.nunique()})
+        lo = r['acc_pct'] - r['ci_pct']
+        r['beats_both'] = bool(lo > r['supervised_acc_pct'] + r['supervised_ci_pct'] and lo > r['lasium_acc_pct'] + r['lasium_ci_pct'])
+        r['run_ids'] = ' '.join(sorted(set(g.run_id) | set(sup.run_id) | set(las.run_id)))
+        rows.append(r)
+    if not rows: raise ValueError(f"no SSML / SSML-SSG runs at {dataset} {n_way}-way {k_shot}-shot")
+    return pd.DataFrame(rows)
 
 # %% ../nbs/12_figures.ipynb #4da6337a
 PUBLISHED_COLUMNS = ['dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'scheme',
@@ -137,8 +231,10 @@ def our_numbers(store, where: dict | None = None):
     df = _frame(store)
     df = df[df.status == 'ok']
     for k, v in (where or {}).items(): df = df[df[k] == v]
-    keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'scheme', 'label_fraction']
+    keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'scheme', 'label_fraction', 'mix_ratio']
     d = df.copy()
+    d['mix_ratio'] = d.mix_ratio.astype(object)
+    d.loc[~d.method.isin(list(MIX_METHODS)), 'mix_ratio'] = None
     for k in ('scheme', 'label_fraction'): d.loc[~d.method.isin(['ssml', 'ssml-ssg', 'supervised']), k] = None
     for k in ('generator', 'variant'): d.loc[~d.method.isin(['lasium', 'ssml', 'ssml-ssg']), k] = None
     g = d.fillna({k: '' for k in keys}).groupby(keys, dropna=False)
@@ -200,6 +296,14 @@ def make_figures(results_dir: str | Path = 'results',  # folder holding records/
         try: fig, drawn = accuracy_vs_labeled(store, ds, int(n), int(k), where={'pipeline': pipe, 'meta_learner': ml})
         except ValueError as e: print(f"skipping {name}: {e}"); continue
         made[name] = save_figure(fig, name, drawn, fig_dir, results_dir); plt.close(fig)
+    for (pipe, ds, n, k, ml), _ in df[df.method.isin(list(MIX_METHODS))].groupby(['pipeline', 'dataset', 'n_way', 'k_shot', 'meta_learner']):
+        sfx = f"{ds}-{n}w{k}s-{ml}" + ('' if pipe == 'full' else f'-{pipe}')
+        w = {'pipeline': pipe, 'meta_learner': ml}
+        try: fig, drawn = mix_ratio_effect(store, ds, int(n), int(k), w)
+        except ValueError as e: print(f"skipping mix_ratio-{sfx}: {e}")
+        else: made[f'mix_ratio-{sfx}'] = save_figure(fig, f'mix_ratio-{sfx}', drawn, fig_dir, results_dir); plt.close(fig)
+        try: made[f'ssml_comparison-{sfx}'] = save_table(ssml_comparison(store, ds, int(n), int(k), w), f'ssml_comparison-{sfx}', fig_dir, results_dir)
+        except ValueError as e: print(f"skipping ssml_comparison-{sfx}: {e}")
     try: made['published_comparison'] = save_table(published_table(store, published), 'published_comparison', fig_dir, results_dir)
     except (ValueError, FileNotFoundError) as e: print(f"skipping published_comparison: {e}")
     return made
