@@ -12,7 +12,7 @@ from .runs import RunArgs, ResultsStore, git_commit, project_root, write_json
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'PUBLISHED_COLUMNS', 'MATCH_KEYS',
            'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
-           'load_published', 'our_numbers', 'published_table', 'save_table', 'make_figures']
+           'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def save_figure(fig,  # a matplotlib Figure
@@ -194,11 +194,13 @@ def ssml_comparison(store,  # a ResultsStore, or its folder
                    ):
     "Table: each SSML / SSML-SSG point against supervised-only (same labels) and LASIUM, with intervals and `beats_both`."
     import pandas as pd
-    df = select_runs(store, dataset, n_way, k_shot, where, methods=list(MIX_METHODS) + ['supervised', 'lasium'])
+    df = select_runs(store, dataset, n_way, k_shot, where, methods=list(MIX_METHODS) + ['supervised', 'lasium', 'oracle'])
     las = df[df.method == 'lasium']
     rows = []
     for (m, scheme, frac, ratio), g in df[df.method.isin(MIX_METHODS)].groupby(['method', 'scheme', 'label_fraction', 'mix_ratio']):
         sup = df[(df.method == 'supervised') & (df.scheme == scheme) & (df.label_fraction == frac)]
+        if sup.empty and frac >= 1:  # at 100% every scheme is the same, and supervised-only is the oracle
+            sup = df[((df.method == 'supervised') & (df.label_fraction >= 1)) | (df.method == 'oracle')]
         r = dict(method=m, scheme=scheme, label_pct=100 * frac, mix_ratio=ratio)
         for name, gg in (('', g), ('supervised_', sup), ('lasium_', las)):
             mean, ci = _interval(gg) if len(gg) else (float('nan'), float('nan'))
@@ -237,6 +239,7 @@ def our_numbers(store, where: dict | None = None):
     d.loc[~d.method.isin(list(MIX_METHODS)), 'mix_ratio'] = None
     for k in ('scheme', 'label_fraction'): d.loc[~d.method.isin(['ssml', 'ssml-ssg', 'supervised']), k] = None
     for k in ('generator', 'variant'): d.loc[~d.method.isin(['lasium', 'ssml', 'ssml-ssg']), k] = None
+    d.loc[d.method == 'ssml-ssg', 'generator'] = 'ssgan'  # the run's generator field is ignored: SSML-SSG trains an SS-GAN
     g = d.fillna({k: '' for k in keys}).groupby(keys, dropna=False)
     out = g.agg(ours_pct=('accuracy', lambda s: 100 * s.mean()), ours_ci95_pct=('ci95', lambda s: 100 * s.mean()),
                 n_seeds=('seed', 'nunique'), run_ids=('run_id', lambda s: ' '.join(sorted(s)))).reset_index()
@@ -264,7 +267,7 @@ def save_table(table, name: str, fig_dir: str | Path = 'figures', results_dir=No
     fig_dir = Path(fig_dir); fig_dir.mkdir(parents=True, exist_ok=True)
     shown = table.drop(columns=['run_ids', 'url'], errors='ignore').fillna('')
     table.to_csv(fig_dir/f'{name}.csv', index=False)
-    (fig_dir/f'{name}.md').write_text(shown.to_markdown(index=False, floatfmt='.2f') if _has_tabulate() else shown.to_string(index=False))
+    (fig_dir/f'{name}.md').write_text(markdown_table(shown))
     fig, ax = plt.subplots(figsize=(min(24, 1.1 * len(shown.columns) + 2), 0.3 * len(shown) + 1)); ax.axis('off')
     t = ax.table(cellText=[[f'{v:.2f}' if isinstance(v, float) else str(v) for v in r] for r in shown.values],
                  colLabels=list(shown.columns), loc='center', cellLoc='center')
@@ -274,9 +277,11 @@ def save_table(table, name: str, fig_dir: str | Path = 'figures', results_dir=No
     plt.close(fig)
     return [fig_dir/f'{name}.csv', fig_dir/f'{name}.md'] + paths
 
-def _has_tabulate() -> bool:
-    try: import tabulate; return True
-    except ImportError: return False
+def markdown_table(df, floatfmt: str = '.2f') -> str:
+    "A DataFrame as a GitHub Markdown table (floats with `floatfmt`), without the optional `tabulate` dependency."
+    cell = lambda v: format(v, floatfmt) if isinstance(v, float) else str(v).replace('|', '\\|')
+    rows = [list(map(str, df.columns)), ['---'] * len(df.columns)] + [[cell(v) for v in r] for r in df.itertuples(index=False)]
+    return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows) + '\n'
 
 # %% ../nbs/12_figures.ipynb #076ce420
 def make_figures(results_dir: str | Path = 'results',  # folder holding records/
