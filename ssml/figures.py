@@ -12,7 +12,8 @@ from .runs import RunArgs, ResultsStore, git_commit, project_root, write_json
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'PUBLISHED_COLUMNS', 'MATCH_KEYS',
            'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
-           'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table', 'make_figures']
+           'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table', 'generator_figures',
+           'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def save_figure(fig,  # a matplotlib Figure
@@ -283,6 +284,46 @@ def markdown_table(df, floatfmt: str = '.2f') -> str:
     rows = [list(map(str, df.columns)), ['---'] * len(df.columns)] + [[cell(v) for v in r] for r in df.itertuples(index=False)]
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows) + '\n'
 
+# %% ../nbs/12_figures.ipynb #0401d0cb
+def _generator_runs(store: ResultsStore, gen_hash: str) -> list[str]:
+    return sorted(r['run_id'] for r in store.records('ok') if gen_hash in str((r.get('metrics') or {}).get('generator', '')))
+
+def generator_figures(results_dir: str | Path,  # folder holding records/ and generators/
+                      fig_dir: str | Path = 'figures'  # where figures go
+                     ) -> dict[str, list[Path]]:
+    "Figures of the generators' samples and LASIUM tasks kept in the results store; {name: paths}."
+    import torch, matplotlib.pyplot as plt
+    from ssml.core import TaskBatch
+    from ssml.generative import image_grid
+    from ssml.lasium import plot_lasium_tasks
+    store, made = ResultsStore(results_dir), {}
+    files = sorted((Path(results_dir)/'generators').glob('*.pt'))
+    if not files: return made
+    gens = [torch.load(f, weights_only=False) for f in files]
+    order = {'gan': 0, 'ssgan': 1, 'vae': 2}
+    gens.sort(key=lambda g: (g['dataset'], order.get(g['kind'], 9), g['gen_hash']))
+    label = lambda g: f"{g['kind'].upper()} ({g['dataset']}, {g['gen_hash'][:6]})"
+    fig, axes = plt.subplots(1, len(gens), figsize=(3.2 * len(gens), 3.4), squeeze=False)
+    for ax, g in zip(axes[0], gens):
+        ax.imshow(image_grid(g['images'][:64], nrow=8).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.axis('off')
+        ax.set_title(label(g), fontsize=9)
+    fig.tight_layout()
+    ids = sorted({i for g in gens for i in _generator_runs(store, g['gen_hash'])})
+    made['generator_samples'] = save_figure(fig, 'generator_samples', ids, fig_dir, results_dir,
+                                            extra={'generators': [f.name for f in files]}); plt.close(fig)
+    for g, f in zip(gens, files):
+        panels = {}
+        for v, t in g['tasks'].items():
+            fl = lambda x: x.float() / 255
+            panels[f"LASIUM-{v.upper()}"] = TaskBatch(fl(t['support_x']), t['support_y'], fl(t['query_x']), t['query_y'], t['n_way'], t['source'])
+        fig = plot_lasium_tasks(panels, ncols=1)
+        fig.suptitle(label(g), fontsize=10, y=1.03)
+        name = f"lasium_tasks-{g['kind']}-{g['dataset']}-{g['gen_hash'][:6]}"
+        made[name] = save_figure(fig, name, _generator_runs(store, g['gen_hash']), fig_dir, results_dir,
+                                 extra={'generator': f"generators/{g['kind']}-{g['dataset']}-{g['gen_hash']}.pt",
+                                        'lasium_sigma': g.get('lasium_sigma')}); plt.close(fig)
+    return made
+
 # %% ../nbs/12_figures.ipynb #076ce420
 def make_figures(results_dir: str | Path = 'results',  # folder holding records/
                  fig_dir: str | Path = 'figures',  # where figures go
@@ -311,4 +352,5 @@ def make_figures(results_dir: str | Path = 'results',  # folder holding records/
         except ValueError as e: print(f"skipping ssml_comparison-{sfx}: {e}")
     try: made['published_comparison'] = save_table(published_table(store, published), 'published_comparison', fig_dir, results_dir)
     except (ValueError, FileNotFoundError) as e: print(f"skipping published_comparison: {e}")
+    made.update(generator_figures(results_dir, fig_dir))
     return made

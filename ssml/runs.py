@@ -14,8 +14,8 @@ __all__ = ['METHODS', 'USES_LABELS', 'USES_GENERATOR', 'MIXES', 'META_TRAINED', 
            'describe_device', 'write_json', 'new_record', 'record_path', 'execute_run', 'record_failure', 'mean_ci95',
            'synthetic_run', 'generator_path', 'ensure_generator', 'generator_trainer', 'run_pipeline',
            'fixed_task_list', 'label_mask_for', 'load_data', 'train_generator', 'load_generator',
-           'cactus_pseudo_labels', 'labeled_source', 'task_source', 'mixed_source', 'make_learner', 'full_run',
-           'ResultsStore']
+           'generator_samples_path', 'record_generator_samples', 'cactus_pseudo_labels', 'labeled_source',
+           'task_source', 'mixed_source', 'make_learner', 'full_run', 'ResultsStore']
 
 # %% ../nbs/10_runs.ipynb #6624d42b
 METHODS = ('lasium', 'ssml', 'ssml-ssg', 'supervised', 'oracle', 'scratch', 'umtra', 'cactus')
@@ -445,6 +445,32 @@ def load_generator(args: RunArgs, path: Path, device):
     from ssml.generative import load_generative
     return load_generative(path, device=str(device))
 
+def generator_samples_path(args: RunArgs, out_dir: str | Path | None = None) -> Path:
+    "Where the results store keeps the samples of the generator that `args` needs."
+    return Path(out_dir or args.out_dir)/'generators'/f"{args.gen_kind}-{args.dataset}-{args.gen_hash()}.pt"
+
+def record_generator_samples(args: RunArgs, model, out_dir: str | Path | None = None, n: int = 64) -> Path:
+    """Keep what the figures show of a generator in the results store (the checkpoint itself lives in `work_dir`):
+    `n` samples from its prior and one LASIUM task per variant (seed 0, the run's sigma, not augmented), as uint8."""
+    import torch
+    from ssml.core import save_checkpoint
+    from ssml.lasium import LasiumSampler, VARIANTS
+    path = generator_samples_path(args, out_dir)
+    if path.exists(): return path
+    u8 = lambda x: x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
+    with torch.no_grad():
+        images = u8(model.decode(model.sample_latent(n, generator=torch.Generator().manual_seed(0)).to(next(model.parameters()).device)))
+        tasks = {}
+        for v in VARIANTS:
+            tb = LasiumSampler(model, v, args.n_way, args.k_shot, args.q_query, seed=0, dataset=args.dataset,
+                               sigma=args.lasium_sigma or None)(1)
+            tasks[v] = dict(support_x=u8(tb.support_x), support_y=tb.support_y.cpu(), query_x=u8(tb.query_x),
+                            query_y=tb.query_y.cpu(), n_way=tb.n_way, source=tb.source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(dict(kind=args.gen_kind, dataset=args.dataset, gen_hash=args.gen_hash(), gen_config=args.gen_config(),
+                         images=images, tasks=tasks, lasium_sigma=args.lasium_sigma), path)
+    return path
+
 def cactus_pseudo_labels(args: RunArgs, trainset, model, n_clusters: int = 500, n_partitions: int = 1):
     "CACTUs pseudo-labels of the training images from the VAE's encoder means, computed once and cached in work_dir."
     from filelock import FileLock
@@ -546,6 +572,7 @@ def full_run(args: RunArgs) -> dict:
     if args.gen_kind is not None:
         gpath = ensure_generator(args, train_generator)
         model, out['generator'] = load_generator(args, gpath, device), str(gpath)
+        out['generator_samples'] = str(record_generator_samples(args, model))
     learner = make_learner(args, tuple(train.images.shape[1:]), device)
     if args.method in META_TRAINED:
         from ssml.episodes import TaskList
