@@ -16,6 +16,13 @@ __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES'
            'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
+def _portable(path) -> str | None:
+    "`path` relative to the project root when it lies inside it (so committed sidecars do not name one machine's folders)."
+    if path is None: return None
+    p = Path(path).resolve()
+    try: return str(p.relative_to(project_root().resolve()))
+    except ValueError: return str(path)
+
 def save_figure(fig,  # a matplotlib Figure
                 name: str,  # file stem
                 runs,  # DataFrame of the rows drawn (needs run_id, config_hash) or a list of run ids
@@ -31,7 +38,7 @@ def save_figure(fig,  # a matplotlib Figure
     ids = sorted(set(runs['run_id'])) if hasattr(runs, 'columns') else sorted(set(runs))
     hashes = sorted(set(runs['config_hash'])) if hasattr(runs, 'columns') else None
     side = dict(figure=name, files=[png.name, pdf.name], run_ids=ids, config_hashes=hashes, n_runs=len(ids),
-                results_dir=None if results_dir is None else str(results_dir), git=git_commit(),
+                results_dir=_portable(results_dir), git=git_commit(),
                 created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'), **(extra or {}))
     return [png, pdf, write_json(side, fig_dir/f'{name}.json')]
 
