@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import TaskBatch
+from .core import TaskBatch, save_png_pdf
 from .lasium import class_distances
 
 # %% auto #0
@@ -172,10 +172,7 @@ def plot_ablation(table,  # DataFrame from `records_table`
             ax.set_title(f'Spearman ρ = {rho:.2f} over {int(ok.sum())} points', fontsize=9)
         ax.set_xlabel(d); ax.set_ylabel('test accuracy (%)')
     fig.tight_layout()
-    if path is not None:
-        p = Path(path).with_suffix('')
-        p.parent.mkdir(parents=True, exist_ok=True)
-        for ext in ('.png', '.pdf'): fig.savefig(p.with_suffix(ext), dpi=150, bbox_inches='tight')
+    if path is not None: save_png_pdf(fig, path)
     return fig
 
 # %% ../nbs/14_ablation.ipynb #a68a0806

@@ -201,7 +201,15 @@ def identity_augment(x: torch.Tensor, generator: torch.Generator | None = None) 
     "No augmentation (for tests: queries are exact copies)."
     return x
 
-class UmtraTaskSource:
+class _SeededSource:
+    "A task source whose only state is its `torch.Generator` (`self.generator`): exact resume from `state_dict()`."
+    def __call__(self, n_tasks: int) -> TaskBatch: return self.sample(n_tasks)
+    def state_dict(self) -> dict: return {'generator': self.generator.get_state()}
+    def load_state_dict(self, state: dict):
+        "Resume where `state_dict()` was taken."
+        self.generator.set_state(state['generator'])
+
+class UmtraTaskSource(_SeededSource):
     "UMTRA tasks: N random unlabeled images as N classes, augmented copies as further support images and queries."
     def __init__(self, imageset: ImageSet,  # images to draw from; labels are ignored
                  n_way: int,  # N: images (classes) per task
@@ -240,13 +248,6 @@ class UmtraTaskSource:
         return TaskBatch(sx, class_major_labels(N, K, dev).repeat(B, 1), aug[:, :, K - 1:].reshape(B, N * Q, *img),
                          class_major_labels(N, Q, dev).repeat(B, 1), N, self.source)
 
-    __call__ = sample
-
-    def state_dict(self) -> dict: return {'generator': self.generator.get_state()}
-    def load_state_dict(self, state: dict):
-        "Resume where `state_dict()` was taken."
-        self.generator.set_state(state['generator'])
-
     def __repr__(self):
         return f"UmtraTaskSource({self.imageset.name!r}, {self.n_way}-way {self.k_shot}-shot {self.q_query}-query, augment={getattr(self.augment, '__name__', self.augment)})"
 
@@ -275,7 +276,7 @@ def cactus_labels(embeddings,  # (n, d) unsupervised embeddings (tensor or array
         out.append(torch.from_numpy(km.fit_predict(zp).astype(np.int64)))
     return torch.stack(out)
 
-class CactusTaskSource:
+class CactusTaskSource(_SeededSource):
     "CACTUs tasks: N-way K-shot episodes whose classes are k-means clusters (one random partition per task)."
     def __init__(self, imageset: ImageSet,  # images; their labels are ignored
                  pseudo_labels: torch.Tensor,  # (n,) or (P, n) cluster ids from `cactus_labels`
@@ -326,13 +327,6 @@ class CactusTaskSource:
               ) -> TaskBatch:
         "The next `n_tasks` CACTUs tasks."
         return tasks_from_indices(self.samplers[0].images, self.sample_indices(n_tasks), self.k_shot, self.source)
-
-    __call__ = sample
-
-    def state_dict(self) -> dict: return {'generator': self.generator.get_state()}
-    def load_state_dict(self, state: dict):
-        "Resume where `state_dict()` was taken."
-        self.generator.set_state(state['generator'])
 
     def __repr__(self):
         return (f"CactusTaskSource({self.imageset.name!r}, {self.n_way}-way {self.k_shot}-shot {self.q_query}-query, "

@@ -13,7 +13,7 @@ import torch
 
 # %% auto #0
 __all__ = ['seed_everything', 'get_device', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'class_major_labels', 'TaskBatch']
+           'class_major_labels', 'TaskBatch', 'save_png_pdf']
 
 # %% ../nbs/00_core.ipynb #010fd0b8
 def seed_everything(seed: int  # seeds Python's `random`, NumPy and torch (CPU and CUDA)
@@ -134,3 +134,17 @@ class TaskBatch:
     def __repr__(self):
         return (f"TaskBatch({len(self)} tasks, {self.n_way}-way {self.k_shot}-shot, {self.q_query} queries/class, "
                 f"images {self.image_shape}, source={self.source!r})")
+
+# %% ../nbs/00_core.ipynb #735266d1
+def save_png_pdf(fig,  # a matplotlib Figure
+                 path: str | Path,  # destination stem (an image suffix such as .png is dropped); parent folders are created
+                 dpi: int = 150  # PNG resolution
+                ) -> list[Path]:  # [png, pdf]
+    "Save `fig` as `<path>.png` and `<path>.pdf`, tightly cropped and free of timestamps (reruns give identical files)."
+    p = Path(path)
+    if p.suffix.lower() in ('.png', '.pdf', '.svg', '.jpg'): p = p.with_suffix('')
+    p.parent.mkdir(parents=True, exist_ok=True)
+    png, pdf = p.parent/f'{p.name}.png', p.parent/f'{p.name}.pdf'
+    fig.savefig(png, dpi=dpi, bbox_inches='tight', metadata={'Software': None})
+    fig.savefig(pdf, bbox_inches='tight', metadata={'CreationDate': None})
+    return [png, pdf]

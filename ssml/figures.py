@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime, json
 from pathlib import Path
 
+from .core import save_png_pdf
 from .runs import RunArgs, ResultsStore, git_commit, project_root, write_json
 
 # %% auto #0
@@ -31,10 +32,8 @@ def save_figure(fig,  # a matplotlib Figure
                 extra: dict | None = None  # anything else for the sidecar
                ) -> list[Path]:
     "Save `fig` as PNG and PDF plus a JSON sidecar naming the runs behind it; return the three paths."
-    fig_dir = Path(fig_dir); fig_dir.mkdir(parents=True, exist_ok=True)
-    png, pdf = fig_dir/f'{name}.png', fig_dir/f'{name}.pdf'
-    fig.savefig(png, dpi=150, bbox_inches='tight', metadata={'Software': None})
-    fig.savefig(pdf, bbox_inches='tight', metadata={'CreationDate': None})
+    fig_dir = Path(fig_dir)
+    png, pdf = save_png_pdf(fig, fig_dir/name)
     ids = sorted(set(runs['run_id'])) if hasattr(runs, 'columns') else sorted(set(runs))
     hashes = sorted(set(runs['config_hash'])) if hasattr(runs, 'columns') else None
     side = dict(figure=name, files=[png.name, pdf.name], run_ids=ids, config_hashes=hashes, n_runs=len(ids),
@@ -72,7 +71,8 @@ def modal_mix(df):
             mode = g.groupby(['mix_schedule', 'mix_ratio']).size().sort_values(ascending=False, kind='stable').index[0]
             g = g[(g.mix_schedule == mode[0]) & (g.mix_ratio == mode[1])]
         keep.append(g)
-    return df.iloc[0:0] if not keep else __import__('pandas').concat(keep)
+    import pandas as pd
+    return df.iloc[0:0] if not keep else pd.concat(keep)
 
 def select_runs(store,  # a ResultsStore, or its folder
                 dataset: str, n_way: int, k_shot: int,  # the evaluation setting

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .core import seed_everything, rng_state, set_rng_state, save_checkpoint, load_checkpoint, get_device
+from .core import seed_everything, rng_state, set_rng_state, save_checkpoint, load_checkpoint, get_device, save_png_pdf
 
 # %% auto #0
 __all__ = ['MODELS', 'size_chain', 'Generator', 'conv_trunk', 'Discriminator', 'GAN', 'VAE', 'SSGAN', 'FeatureNet', 'make_model',
@@ -689,7 +689,4 @@ def save_image_panels(panels: dict,  # {title: images (N, C, H, W)}
         ax.imshow(image_grid(imgs, nrow, invert).permute(1, 2, 0).numpy(), interpolation='nearest')
         ax.set_title(title); ax.axis('off')
     fig.tight_layout()
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    out = [path.with_suffix('.png'), path.with_suffix('.pdf')]
-    for p in out: fig.savefig(p, dpi=150, bbox_inches='tight')
-    return out
+    return save_png_pdf(fig, path)

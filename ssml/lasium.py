@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy.stats import chi2
 
-from .core import TaskBatch, class_major_labels
+from .core import TaskBatch, class_major_labels, save_png_pdf
 
 # %% auto #0
 __all__ = ['REFERENCE_SQ_EPS', 'REFERENCE_LATENT_DIM', 'EPS_QUANTILE', 'LASIUM_DEFAULTS', 'VARIANTS', 'lasium_defaults',
@@ -380,8 +380,5 @@ def plot_lasium_tasks(panels: dict,  # title -> `TaskBatch` (task `task` of each
         if K and Q: ax.axvline(K * (W + pad) + pad / 2 - 0.5, color='tab:red', lw=1.5)
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    if path is not None:
-        p = Path(path).with_suffix('')
-        p.parent.mkdir(parents=True, exist_ok=True)
-        for ext in ('.png', '.pdf'): fig.savefig(p.with_suffix(ext), dpi=150, bbox_inches='tight')
+    if path is not None: save_png_pdf(fig, path)
     return fig
