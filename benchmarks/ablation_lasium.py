@@ -115,28 +115,10 @@ def main(a):
 
 
 def figure():
-    "Redraw figures/ablation_lasium.{png,pdf} and its sidecar JSON from all records."
+    "Redraw figures/ablation_lasium.{png,pdf} and its sidecar JSON from all records (as `ssml reproduce` does)."
     import matplotlib; matplotlib.use('Agg')
-    from ssml.ablation import plot_ablation
-    recs = load_records(RESULTS)
-    t = records_table(recs)
-    t.to_csv(RESULTS / 'ablation.csv', index=False)
-    t['label'] = [f"{n} ({m:.0f}+{tm:.1f} min)" for n, m, tm in zip(t.name, t.generator_minutes.fillna(0), t.train_minutes.fillna(0))]
-    t = t[t.train_minutes > 0] if (t.train_minutes > 0).any() else t
-    ref = {f'untrained ProtoNet {r.test_acc:.1f}%': r.test_acc for r in table_rows(recs, 'scratch_protonet')}
-    sup = ROOT / 'results/issue5/pn_rot_q15.json'
-    if sup.is_file():
-        last = [r for r in json.loads(sup.read_text())['rows'] if r['checkpoint'] == 'last.pt'][0]
-        ref[f"supervised ProtoNet {last['accuracy']:.1f}% ({last['train_minutes']:.0f} min)"] = last['accuracy']
-    fig = plot_ablation(t, ('diag_emb_acc', 'diag_pix_ratio', 'train_task_acc'), reference=ref, color_by='aug', path=ROOT / 'figures' / 'ablation_lasium')
-    (ROOT / 'figures' / 'ablation_lasium.json').write_text(json.dumps(dict(
-        records=[f'results/ablation/{n}.json' for n in t.name], table='results/ablation/ablation.csv',
-        diagnostics=dict(diag_emb_acc='nearest-prototype accuracy of the supervised ProtoNet runs/maml/pn_rot_q15 (last.pt) on 50 generated 5-way 1-shot 15-query tasks', diag_pix_ratio='mean within-class / between-class pixel L2 distance on the same tasks', train_task_acc='the learner\'s own query accuracy on its generated training tasks, mean of the last 5 logged windows (free during training)'),
-        script='benchmarks/ablation_lasium.py --name x --figure-only'), indent=1))
-
-
-def table_rows(recs, name):
-    return [r for r in records_table([x for x in recs if x['name'] == name]).itertuples()]
+    from ssml.figures import ablation_figure
+    ablation_figure(RESULTS, ROOT / 'figures' / 'ablation_lasium', ROOT / 'results/issue5/pn_rot_q15.json')
 
 
 if __name__ == '__main__':

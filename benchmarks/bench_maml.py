@@ -5,8 +5,10 @@ meta-parameters. "ours" is `ssml.maml.maml_loss_batched` (all tasks as one group
 `ssml.maml.maml_loss_loop` (a Python loop over tasks, each adapted with `torch.func.functional_call`). Both run in
 the same process on the same tasks, interleaved (ours, reference, ours, ...), and the medians of the wall-clock
 times are reported (`ours_s`, `reference_s`, `ratio`), with the fastest runs (`*_min_s`, less sensitive to other
-processes on a shared machine) and the process CPU time (`*_cpu_s`, `cpu_ratio`: for 1 thread, time actually
-computing, whatever else the machine runs; for 2 threads it adds both threads' time).
+processes on a shared machine), the process CPU time (`*_cpu_s`, `cpu_ratio`: for 1 thread, time actually
+computing, whatever else the machine runs; for 2 threads it adds both threads' time), and the quartiles of the
+per-round ratios (`ratio_iqr`: each round times ours and the reference back to back, so this spread shows how much
+the ratio itself moves on a shared machine).
 
 The gradient check compares the two meta-gradients on the same tasks: max over parameters of
 max|ours - ref| / max|ref|, in float32 (the timed setting) and in float64 (where rounding cannot hide a
@@ -76,7 +78,15 @@ def bench(a, threads, device, tb, net, params):
                 ours_min_s=round(min(wall['ours']), 5), reference_min_s=round(min(wall['reference']), 5),
                 ratio_min=round(min(wall['ours']) / min(wall['reference']), 4),
                 ours_cpu_s=round(med(cpu, 'ours'), 5), reference_cpu_s=round(med(cpu, 'reference'), 5),
-                cpu_ratio=round(med(cpu, 'ours') / med(cpu, 'reference'), 4))
+                cpu_ratio=round(med(cpu, 'ours') / med(cpu, 'reference'), 4),
+                ratio_iqr=[round(q, 4) for q in paired_quartiles(wall['ours'], wall['reference'])])
+
+
+def paired_quartiles(ours, ref):
+    "Lower and upper quartile of the per-round ratios ours/reference (each round times both back to back)."
+    r = sorted(o / f for o, f in zip(ours, ref))
+    q = statistics.quantiles(r, n=4) if len(r) > 1 else [r[0]] * 3
+    return q[0], q[2]
 
 
 def main():
@@ -115,7 +125,8 @@ def main():
         r = bench(a, th, device, tb32, net, p32)
         runs.append(r)
         print(f"{device.type} {th} thread(s): ours {r['ours_s']:.4f} s/it, reference {r['reference_s']:.4f} s/it, "
-              f"ratio {r['ratio']:.3f} (wall-clock medians; fastest runs {r['ratio_min']:.3f}; "
+              f"ratio {r['ratio']:.3f} (wall-clock medians; per-round ratios' quartiles {r['ratio_iqr'][0]:.3f}-{r['ratio_iqr'][1]:.3f}; "
+              f"fastest runs {r['ratio_min']:.3f}; "
               f"process CPU time {r['ours_cpu_s']:.4f} vs {r['reference_cpu_s']:.4f} s, ratio {r['cpu_ratio']:.3f})", flush=True)
     out = dict(runs[0], max_rel_grad_err=float(f"{err32:.3e}"), max_rel_grad_err_float64=float(f"{err64:.3e}"),
                by_threads={str(r['threads']): r for r in runs}, device=device.type,

@@ -1,5 +1,8 @@
 """Figure of generated LASIUM tasks (figures/lasium_tasks.{png,pdf}) and a class-separation diagnostic.
 
+The tasks drawn are kept in results/issue3/lasium_tasks.pt (uint8), and the figure is drawn from that record
+(`ssml.figures.lasium_task_figure`), so `ssml reproduce` redraws it without the generators.
+
 Run from the project root:
 
     SSML_DATA=../shared/data python benchmarks/fig_lasium_tasks.py
@@ -18,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ssml.core import TaskBatch, class_major_labels  # noqa: E402
-from ssml.lasium import LasiumSampler, VARIANTS, class_distances, plot_lasium_tasks  # noqa: E402
+from ssml.lasium import LasiumSampler, VARIANTS, class_distances  # noqa: E402
 
 
 def real_tasks(imageset, n_tasks, n_way, k_shot, q_query, seed=0):
@@ -40,6 +43,7 @@ def main(argv=None):
     p.add_argument('--gan', default=str(ROOT / 'runs/generative/omniglot-gan/final.pt'))
     p.add_argument('--vae', default=str(ROOT / 'runs/generative/omniglot-vae/final.pt'))
     p.add_argument('--out', default=str(ROOT / 'figures/lasium_tasks'))
+    p.add_argument('--record', default=str(ROOT / 'results/issue3/lasium_tasks.pt'), help='where the drawn tasks are kept (uint8)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--n-way', type=int, default=5)
     p.add_argument('--k-shot', type=int, default=1)
@@ -66,12 +70,16 @@ def main(argv=None):
     d = class_distances(real_tasks(train, a.diag_tasks, N, K, Q, a.seed))
     diag['real-omniglot'] = {k: round(x, 3) for k, x in d.items()}
     print(f"real Omniglot tasks: within-class {d['within']:.3f}, between-class {d['between']:.3f}, ratio {d['ratio']:.3f}")
-    fig = plot_lasium_tasks(panels, ncols=3)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    fig.suptitle(f"LASIUM {N}-way tasks on Omniglot: rows = classes; left of the red line the support image "
-                 f"(the anchor), right {Q} queries", fontsize=9, y=1.02)
-    for ext in ('.png', '.pdf'): fig.savefig(Path(a.out).with_suffix(ext), dpi=150, bbox_inches='tight')
-    print(json.dumps(dict(figure=[str(Path(a.out).with_suffix(e)) for e in ('.png', '.pdf')], n_way=N, k_shot=K,
+    u8 = lambda x: x.clamp(0, 1).mul(255).round().to(torch.uint8)
+    Path(a.record).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(panels={k: dict(support_x=u8(tb.support_x), support_y=tb.support_y, query_x=u8(tb.query_x), query_y=tb.query_y,
+                                    n_way=tb.n_way, source=tb.source) for k, tb in panels.items()},
+                    suptitle=f"LASIUM {N}-way tasks on Omniglot: rows = classes; left of the red line the support image "
+                             f"(the anchor), right {Q} queries", ncols=3,
+                    models=dict(gan=a.gan, vae=a.vae), seed=a.seed, pixel_l2=diag), a.record)
+    from ssml.figures import lasium_task_figure
+    paths = lasium_task_figure(a.record, a.out)
+    print(json.dumps(dict(figure=[str(p) for p in paths], record=a.record, n_way=N, k_shot=K,
                           q_query=Q, diag_tasks=a.diag_tasks, pixel_l2=diag)))
 
 

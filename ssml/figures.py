@@ -14,7 +14,7 @@ from .runs import RunArgs, ResultsStore, git_commit, project_root, write_json
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'PUBLISHED_COLUMNS', 'MATCH_KEYS',
            'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
            'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table', 'generator_figures',
-           'make_figures']
+           'ablation_figure', 'sample_figures', 'lasium_task_figure', 'study_figures', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def _portable(path) -> str | None:
@@ -248,6 +248,7 @@ def our_numbers(store, where: dict | None = None):
     for k in ('scheme', 'label_fraction'): d.loc[~d.method.isin(['ssml', 'ssml-ssg', 'supervised']), k] = None
     for k in ('generator', 'variant'): d.loc[~d.method.isin(['lasium', 'ssml', 'ssml-ssg']), k] = None
     d.loc[d.method == 'ssml-ssg', 'generator'] = 'ssgan'  # the run's generator field is ignored: SSML-SSG trains an SS-GAN
+    d = d.astype({k: object for k in keys if d[k].isna().any()})  # blanks ('') for missing keys, without pandas' implicit upcast
     g = d.fillna({k: '' for k in keys}).groupby(keys, dropna=False)
     out = g.agg(ours_pct=('accuracy', lambda s: 100 * s.mean()), ours_ci95_pct=('ci95', lambda s: 100 * s.mean()),
                 n_seeds=('seed', 'nunique'), run_ids=('run_id', lambda s: ' '.join(sorted(s)))).reset_index()
@@ -273,7 +274,8 @@ def save_table(table, name: str, fig_dir: str | Path = 'figures', results_dir=No
     "Save a table as CSV and Markdown, and drawn as PNG + PDF with a JSON sidecar of its runs."
     import matplotlib.pyplot as plt
     fig_dir = Path(fig_dir); fig_dir.mkdir(parents=True, exist_ok=True)
-    shown = table.drop(columns=['run_ids', 'url'], errors='ignore').fillna('')
+    shown = table.drop(columns=['run_ids', 'url'], errors='ignore')
+    shown = shown.astype({c: object for c in shown.columns if shown[c].isna().any()}).fillna('')
     table.to_csv(fig_dir/f'{name}.csv', index=False)
     (fig_dir/f'{name}.md').write_text(markdown_table(shown))
     fig, ax = plt.subplots(figsize=(min(24, 1.1 * len(shown.columns) + 2), 0.3 * len(shown) + 1)); ax.axis('off')
@@ -329,6 +331,82 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
         made[name] = save_figure(fig, name, _generator_runs(store, g['gen_hash']), fig_dir, results_dir,
                                  extra={'generator': f"generators/{g['kind']}-{g['dataset']}-{g['gen_hash']}.pt",
                                         'lasium_sigma': g.get('lasium_sigma')}); plt.close(fig)
+    return made
+
+# %% ../nbs/12_figures.ipynb #af97c949
+def _study_sidecar(paths: list, fig_path, records: list, **extra) -> list[Path]:
+    "Add a JSON sidecar naming the records behind a study figure; return [png, pdf, json]."
+    fig_path = Path(fig_path)
+    side = dict(figure=fig_path.name, files=[Path(p).name for p in paths], records=[_portable(r) for r in records],
+                git=git_commit(), created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'), **extra)
+    return [*paths, write_json(side, fig_path.parent/f'{fig_path.name}.json')]
+
+def ablation_figure(results_dir: str | Path,  # folder of ablation records (`benchmarks/ablation_lasium.py`)
+                    fig_path: str | Path,  # output stem: writes .png, .pdf and a .json sidecar
+                    supervised_record: str | Path | None = None  # supervised ProtoNet record drawn as a reference line
+                   ) -> list[Path]:
+    "The LASIUM transfer ablation from its records (and its table rewritten as `ablation.csv` beside them)."
+    import matplotlib.pyplot as plt
+    from ssml.ablation import load_records, records_table, plot_ablation
+    results_dir = Path(results_dir)
+    full = records_table(load_records(results_dir))
+    full.to_csv(results_dir/'ablation.csv', index=False)
+    t = full.copy()
+    t['label'] = [f"{n} ({m:.0f}+{tm:.1f} min)" for n, m, tm in zip(t.name, t.generator_minutes.fillna(0), t.train_minutes.fillna(0))]
+    t = t[t.train_minutes > 0] if (t.train_minutes > 0).any() else t
+    ref = {f'untrained ProtoNet {a:.1f}%': a for a in full[full.name == 'scratch_protonet'].test_acc}
+    if supervised_record is not None and Path(supervised_record).is_file():
+        last = [r for r in json.loads(Path(supervised_record).read_text())['rows'] if r['checkpoint'] == 'last.pt'][0]
+        ref[f"supervised ProtoNet {last['accuracy']:.1f}% ({last['train_minutes']:.0f} min)"] = last['accuracy']
+    fig = plot_ablation(t, ('diag_emb_acc', 'diag_pix_ratio', 'train_task_acc'), reference=ref, color_by='aug')
+    paths = save_png_pdf(fig, fig_path); plt.close(fig)
+    notes = dict(diag_emb_acc='nearest-prototype accuracy of the supervised ProtoNet runs/maml/pn_rot_q15 (last.pt) on 50 generated 5-way 1-shot 15-query tasks',
+                 diag_pix_ratio='mean within-class / between-class pixel L2 distance on the same tasks',
+                 train_task_acc="the learner's own query accuracy on its generated training tasks, mean of the last 5 logged windows (free during training)")
+    recs = [results_dir/f'{n}.json' for n in t.name] + ([Path(supervised_record)] if ref and supervised_record else [])
+    return _study_sidecar(paths, fig_path, recs, table=_portable(results_dir/'ablation.csv'), diagnostics=notes)
+
+def sample_figures(record: str | Path,  # .pt record: {'images': {name: uint8 (n, C, H, W)}, 'titles': {name: title}, 'pair': {title: name}}
+                   fig_dir: str | Path  # where `samples_<name>` (and `gan_vs_ssgan`) go
+                  ) -> dict[str, list[Path]]:
+    "One grid of samples per model in a samples record, and the models of its `pair` side by side."
+    import torch
+    from ssml.generative import save_image_panels
+    rec, fig_dir = torch.load(record, weights_only=False), Path(fig_dir)
+    imgs = {k: v.float() / 255 for k, v in rec['images'].items()}
+    made = {f'samples_{k}': _study_sidecar(save_image_panels({rec['titles'][k]: x}, fig_dir/f'samples_{k}'), fig_dir/f'samples_{k}', [record])
+            for k, x in imgs.items()}
+    if rec.get('pair'):
+        made['gan_vs_ssgan'] = _study_sidecar(save_image_panels({t: imgs[k] for t, k in rec['pair'].items()}, fig_dir/'gan_vs_ssgan'),
+                                              fig_dir/'gan_vs_ssgan', [record])
+    return made
+
+def lasium_task_figure(record: str | Path,  # .pt record: {'panels': {title: task fields, images uint8}, 'suptitle': str, 'ncols': int}
+                       fig_path: str | Path  # output stem
+                      ) -> list[Path]:
+    "LASIUM tasks, one panel per model and variant, from a record of the tasks."
+    import torch, matplotlib.pyplot as plt
+    from ssml.core import TaskBatch
+    from ssml.lasium import plot_lasium_tasks
+    rec = torch.load(record, weights_only=False)
+    fl = lambda x: x.float() / 255
+    panels = {k: TaskBatch(fl(t['support_x']), t['support_y'], fl(t['query_x']), t['query_y'], t['n_way'], t['source'])
+              for k, t in rec['panels'].items()}
+    fig = plot_lasium_tasks(panels, ncols=rec.get('ncols', 3))
+    if rec.get('suptitle'): fig.suptitle(rec['suptitle'], fontsize=9, y=1.02)
+    paths = save_png_pdf(fig, fig_path); plt.close(fig)
+    return _study_sidecar(paths, fig_path, [record])
+
+def study_figures(results_root: str | Path = 'results',  # holds ablation/ and issue3/ (and issue5/ for the supervised reference)
+                  fig_root: str | Path = 'figures'  # where the study figures go
+                 ) -> dict[str, list[Path]]:
+    "Draw the figures of the issue-3 generators and the issue-7 ablation from whichever of their records exist."
+    results_root, fig_root, made = Path(results_root), Path(fig_root), {}
+    if any((results_root/'ablation').glob('*.json')):
+        made['ablation_lasium'] = ablation_figure(results_root/'ablation', fig_root/'ablation_lasium', results_root/'issue5'/'pn_rot_q15.json')
+    if (results_root/'issue3'/'samples.pt').is_file(): made.update(sample_figures(results_root/'issue3'/'samples.pt', fig_root))
+    if (results_root/'issue3'/'lasium_tasks.pt').is_file():
+        made['lasium_tasks'] = lasium_task_figure(results_root/'issue3'/'lasium_tasks.pt', fig_root/'lasium_tasks')
     return made
 
 # %% ../nbs/12_figures.ipynb #076ce420

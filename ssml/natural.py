@@ -99,8 +99,10 @@ def _size_summary(sizes) -> list | dict:
     return {'min': a.min(0).tolist(), 'max': a.max(0).tolist(), 'distinct': len(s)}
 
 def _to_tensor(x: np.ndarray) -> torch.Tensor:
-    "(N, H, W, 3) uint8 array -> contiguous (N, 3, H, W) uint8 tensor."
-    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).contiguous()
+    "(N, H, W, 3) uint8 array (read-only ones too, e.g. from PIL) -> contiguous (N, 3, H, W) uint8 tensor (a copy)."
+    out = np.empty((len(x), x.shape[3], x.shape[1], x.shape[2]), np.uint8)
+    out[:] = x.transpose(0, 3, 1, 2)
+    return torch.from_numpy(out)
 
 def _digest(obj) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,8 +1,10 @@
 """Fréchet distances and sample figures of the issue-3 Omniglot models (after train_omniglot.py).
 
 Usage (from the project root, SSML_DATA pointing at the data):
-    OMP_NUM_THREADS=1 .venv/bin/python results/issue3/evaluate_omniglot.py [gan vae ssgan]
-Writes results/issue3/fd.json and figures/samples_*.{png,pdf}, figures/gan_vs_ssgan.{png,pdf}.
+    OMP_NUM_THREADS=1 .venv/bin/python results/issue3/evaluate_omniglot.py [--samples-only] [gan vae ssgan]
+Writes results/issue3/fd.json (not with --samples-only), the record of the samples shown,
+results/issue3/samples.pt (64 per model and 64 real images, uint8), and from it figures/samples_*.{png,pdf} and
+figures/gan_vs_ssgan.{png,pdf} (`ssml.figures.sample_figures`; `ssml reproduce` redraws them from the record).
 """
 import json, sys, time
 from pathlib import Path
@@ -10,17 +12,34 @@ from pathlib import Path
 import torch
 
 from ssml.data import load_omniglot
-from ssml.generative import (load_generative, image_features, sample_images, frechet_distance, save_image_panels,
-                             _to_float)
+from ssml.generative import load_generative, image_features, sample_images, frechet_distance, _to_float
 
 ROOT = Path(__file__).resolve().parents[2]
 N_FD, SEED, SPREAD_SEEDS = 5000, 0, (1, 2)
 NAMES = {'gan': 'GAN (MSGAN)', 'vae': 'VAE', 'ssgan': 'SS-GAN'}
 
 
-def main(kinds):
+def record_samples(train, kinds, perm):
+    "Write results/issue3/samples.pt (what the sample figures show) and draw the figures from it."
+    from ssml.figures import sample_figures
+    u8 = lambda x: x.clamp(0, 1).mul(255).round().to(torch.uint8)
+    images = {'real': u8(_to_float(train.images[perm[-64:]]))}
+    for kind in kinds:
+        images[kind] = u8(sample_images(load_generative(ROOT / 'runs' / 'generative' / f'omniglot-{kind}'), 64, seed=1))
+    rec = ROOT / 'results' / 'issue3' / 'samples.pt'
+    torch.save(dict(images=images, titles={'real': 'Omniglot (real)', **{k: NAMES[k] for k in kinds}},
+                    pair={'GAN (MSGAN)': 'gan', 'SS-GAN (10% labels)': 'ssgan'} if {'gan', 'ssgan'} <= set(kinds) else {},
+                    sampled='real: the last 64 of a seed-0 permutation of the train split; models: sample_images(model, 64, seed=1) '
+                            'from runs/generative/omniglot-<kind>'), rec)
+    return sample_figures(rec, ROOT / 'figures')
+
+
+def main(kinds, samples_only=False):
     torch.set_num_threads(1)
     train = load_omniglot(split='lasium').split('train')
+    if samples_only:
+        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(SEED))
+        return record_samples(train, kinds, perm)
     net = load_generative(ROOT / 'runs' / 'fd' / 'omniglot-features')
     perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(SEED))
     ref, other = train.images[perm[:N_FD]], train.images[perm[N_FD:2 * N_FD]]
@@ -34,7 +53,6 @@ def main(kinds):
                            'each model was trained once, with seed 0)',
                fd_other_seeds={'real_vs_real': [frechet_distance(image_features(net, train.images[perm[(k + 1) * N_FD:(k + 2) * N_FD]]), f_ref)
                                                 for k in SPREAD_SEEDS]})
-    samples = {'real': _to_float(train.images[perm[-64:]])}
     for kind in kinds:
         path = ROOT / 'runs' / 'generative' / f'omniglot-{kind}'
         model = load_generative(path)
@@ -42,7 +60,6 @@ def main(kinds):
         out['fd'][kind] = frechet_distance(image_features(net, x), f_ref)
         out['fd_other_seeds'][kind] = [frechet_distance(image_features(net, sample_images(model, N_FD, seed=s)), f_ref)
                                        for s in SPREAD_SEEDS]
-        samples[kind] = sample_images(model, 64, seed=1)
         if kind == 'ssgan':  # the class head as a classifier of the training images whose labels were hidden
             from ssml.labels import label_mask
             hidden = ~label_mask(train.labels, 'instances', 0.1, 0)
@@ -55,12 +72,9 @@ def main(kinds):
     out['fd_other_seeds'] = {k: [round(v, 3) for v in vs] for k, vs in out['fd_other_seeds'].items()}
     print(json.dumps(out, indent=1))
     (ROOT / 'results' / 'issue3' / 'fd.json').write_text(json.dumps(out, indent=1))
-    fig = ROOT / 'figures'
-    save_image_panels({'Omniglot (real)': samples['real']}, fig / 'samples_real')
-    for kind in kinds: save_image_panels({NAMES[kind]: samples[kind]}, fig / f'samples_{kind}')
-    if {'gan', 'ssgan'} <= set(kinds):
-        save_image_panels({'GAN (MSGAN)': samples['gan'], 'SS-GAN (10% labels)': samples['ssgan']}, fig / 'gan_vs_ssgan')
+    record_samples(train, kinds, perm)
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:] or ['gan', 'vae', 'ssgan'])
+    args = [a for a in sys.argv[1:] if a != '--samples-only']
+    main(args or ['gan', 'vae', 'ssgan'], samples_only='--samples-only' in sys.argv[1:])
