@@ -8,7 +8,9 @@ times are reported (`ours_s`, `reference_s`, `ratio`), with the fastest runs (`*
 processes on a shared machine), the process CPU time (`*_cpu_s`, `cpu_ratio`: for 1 thread, time actually
 computing, whatever else the machine runs; for 2 threads it adds both threads' time), and the quartiles of the
 per-round ratios (`ratio_iqr`: each round times ours and the reference back to back, so this spread shows how much
-the ratio itself moves on a shared machine).
+the ratio itself moves on a shared machine). `ours_conv_s` is the time ours spends inside its convolution kernels
+(timed around each call, in separate rounds), and `conv_floor_ratio` = ours_conv_s / reference_s: the ratio ours
+would reach if everything but its convolutions (the same arithmetic as the reference's) took no time.
 
 The gradient check compares the two meta-gradients on the same tasks: max over parameters of
 max|ours - ref| / max|ref|, in float32 (the timed setting) and in float64 (where rounding cannot hide a
@@ -74,12 +76,31 @@ def bench(a, threads, device, tb, net, params):
             w, c = once(f); wall[k].append(w); cpu[k].append(c)
     med = lambda d, k: statistics.median(d[k])
     ours, ref = med(wall, 'ours'), med(wall, 'reference')
+    conv = statistics.median(conv_seconds(lambda: once(fns['ours']), device) for _ in range(max(3, a.reps // 2)))
     return dict(threads=threads, ours_s=round(ours, 5), reference_s=round(ref, 5), ratio=round(ours / ref, 4),
                 ours_min_s=round(min(wall['ours']), 5), reference_min_s=round(min(wall['reference']), 5),
                 ratio_min=round(min(wall['ours']) / min(wall['reference']), 4),
                 ours_cpu_s=round(med(cpu, 'ours'), 5), reference_cpu_s=round(med(cpu, 'reference'), 5),
                 cpu_ratio=round(med(cpu, 'ours') / med(cpu, 'reference'), 4),
-                ratio_iqr=[round(q, 4) for q in paired_quartiles(wall['ours'], wall['reference'])])
+                ratio_iqr=[round(q, 4) for q in paired_quartiles(wall['ours'], wall['reference'])],
+                ours_conv_s=round(conv, 5), conv_floor_ratio=round(conv / ref, 4))
+
+
+def conv_seconds(run, device):
+    "Seconds one call of `run` spends inside our convolution kernels (forward and backward), timed around each call."
+    import torch.nn.functional as F
+    import ssml.nets as nets
+    spent, conv, bwd = [0.], F.conv2d, nets._conv_bwd
+    def timed(f):
+        def g(*args, **kw):
+            sync(device); t = time.perf_counter(); out = f(*args, **kw); sync(device)
+            spent[0] += time.perf_counter() - t
+            return out
+        return g
+    F.conv2d, nets._conv_bwd = timed(conv), timed(bwd)
+    try: run()
+    finally: F.conv2d, nets._conv_bwd = conv, bwd
+    return spent[0]
 
 
 def paired_quartiles(ours, ref):
@@ -127,7 +148,8 @@ def main():
         print(f"{device.type} {th} thread(s): ours {r['ours_s']:.4f} s/it, reference {r['reference_s']:.4f} s/it, "
               f"ratio {r['ratio']:.3f} (wall-clock medians; per-round ratios' quartiles {r['ratio_iqr'][0]:.3f}-{r['ratio_iqr'][1]:.3f}; "
               f"fastest runs {r['ratio_min']:.3f}; "
-              f"process CPU time {r['ours_cpu_s']:.4f} vs {r['reference_cpu_s']:.4f} s, ratio {r['cpu_ratio']:.3f})", flush=True)
+              f"process CPU time {r['ours_cpu_s']:.4f} vs {r['reference_cpu_s']:.4f} s, ratio {r['cpu_ratio']:.3f}; "
+              f"ours inside convolutions {r['ours_conv_s']:.4f} s: floor {r['conv_floor_ratio']:.3f})", flush=True)
     out = dict(runs[0], max_rel_grad_err=float(f"{err32:.3e}"), max_rel_grad_err_float64=float(f"{err64:.3e}"),
                by_threads={str(r['threads']): r for r in runs}, device=device.type,
                device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine(),
