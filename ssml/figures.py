@@ -355,7 +355,8 @@ def ablation_figure(results_dir: str | Path,  # folder of ablation records (`ben
     t['label'] = [f"{n} ({m:.0f}+{tm:.1f} min)" for n, m, tm in zip(t.name, t.generator_minutes.fillna(0), t.train_minutes.fillna(0))]
     t = t[t.train_minutes > 0] if (t.train_minutes > 0).any() else t
     ref = {f'untrained ProtoNet {a:.1f}%': a for a in full[full.name == 'scratch_protonet'].test_acc}
-    if supervised_record is not None and Path(supervised_record).is_file():
+    sup = supervised_record is not None and Path(supervised_record).is_file()
+    if sup:
         last = [r for r in json.loads(Path(supervised_record).read_text())['rows'] if r['checkpoint'] == 'last.pt'][0]
         ref[f"supervised ProtoNet {last['accuracy']:.1f}% ({last['train_minutes']:.0f} min)"] = last['accuracy']
     fig = plot_ablation(t, ('diag_emb_acc', 'diag_pix_ratio', 'train_task_acc'), reference=ref, color_by='aug')
@@ -363,7 +364,7 @@ def ablation_figure(results_dir: str | Path,  # folder of ablation records (`ben
     notes = dict(diag_emb_acc='nearest-prototype accuracy of the supervised ProtoNet runs/maml/pn_rot_q15 (last.pt) on 50 generated 5-way 1-shot 15-query tasks',
                  diag_pix_ratio='mean within-class / between-class pixel L2 distance on the same tasks',
                  train_task_acc="the learner's own query accuracy on its generated training tasks, mean of the last 5 logged windows (free during training)")
-    recs = [results_dir/f'{n}.json' for n in t.name] + ([Path(supervised_record)] if ref and supervised_record else [])
+    recs = [results_dir/f'{n}.json' for n in t.name] + ([Path(supervised_record)] if sup else [])
     return _study_sidecar(paths, fig_path, recs, table=_portable(results_dir/'ablation.csv'), diagnostics=notes)
 
 def sample_figures(record: str | Path,  # .pt record: {'images': {name: uint8 (n, C, H, W)}, 'titles': {name: title}, 'pair': {title: name}}
