@@ -70,10 +70,9 @@ def main(argv=None):
     d = class_distances(real_tasks(train, a.diag_tasks, N, K, Q, a.seed))
     diag['real-omniglot'] = {k: round(x, 3) for k, x in d.items()}
     print(f"real Omniglot tasks: within-class {d['within']:.3f}, between-class {d['between']:.3f}, ratio {d['ratio']:.3f}")
-    u8 = lambda x: x.clamp(0, 1).mul(255).round().to(torch.uint8)
+    from ssml.core import task_record
     Path(a.record).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(panels={k: dict(support_x=u8(tb.support_x), support_y=tb.support_y, query_x=u8(tb.query_x), query_y=tb.query_y,
-                                    n_way=tb.n_way, source=tb.source) for k, tb in panels.items()},
+    torch.save(dict(panels={k: task_record(tb) for k, tb in panels.items()},
                     suptitle=f"LASIUM {N}-way tasks on Omniglot: rows = classes; left of the red line the support image "
                              f"(the anchor), right {Q} queries", ncols=3,
                     models=dict(gan=a.gan, vae=a.vae), seed=a.seed, pixel_l2=diag), a.record)

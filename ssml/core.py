@@ -13,7 +13,7 @@ import torch
 
 # %% auto #0
 __all__ = ['seed_everything', 'get_device', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'class_major_labels', 'TaskBatch', 'save_png_pdf']
+           'class_major_labels', 'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record', 'task_from_record']
 
 # %% ../nbs/00_core.ipynb #010fd0b8
 def seed_everything(seed: int  # seeds Python's `random`, NumPy and torch (CPU and CUDA)
@@ -148,3 +148,21 @@ def save_png_pdf(fig,  # a matplotlib Figure
     fig.savefig(png, dpi=dpi, bbox_inches='tight', metadata={'Software': None})
     fig.savefig(pdf, bbox_inches='tight', metadata={'CreationDate': None})
     return [png, pdf]
+
+# %% ../nbs/00_core.ipynb #3ce6b332
+def to_uint8(x: torch.Tensor  # images with values in [0, 1] (values outside are clipped)
+            ) -> torch.Tensor:  # same shape, uint8 on the CPU
+    "Images in [0, 1] as uint8 (rounded), the form records keep them in."
+    return x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
+
+def task_record(tb: TaskBatch) -> dict:
+    "A `TaskBatch` as a plain dict with uint8 images, for records (`task_from_record` reads it back)."
+    return dict(support_x=to_uint8(tb.support_x), support_y=tb.support_y.cpu(), query_x=to_uint8(tb.query_x),
+                query_y=tb.query_y.cpu(), n_way=tb.n_way, source=tb.source)
+
+def task_from_record(d: dict  # from `task_record` (or a dict with the same keys)
+                    ) -> TaskBatch:
+    "The `TaskBatch` a `task_record` holds, images back in [0, 1]."
+    missing = {'support_x', 'support_y', 'query_x', 'query_y', 'n_way', 'source'} - set(d)
+    if missing: raise ValueError(f"task record is missing {sorted(missing)}")
+    return TaskBatch(d['support_x'].float() / 255, d['support_y'], d['query_x'].float() / 255, d['query_y'], d['n_way'], d['source'])

@@ -302,7 +302,7 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
                      ) -> dict[str, list[Path]]:
     "Figures of the generators' samples and LASIUM tasks kept in the results store; {name: paths}."
     import torch, matplotlib.pyplot as plt
-    from ssml.core import TaskBatch
+    from ssml.core import task_from_record
     from ssml.generative import image_grid
     from ssml.lasium import plot_lasium_tasks
     store, made = ResultsStore(results_dir), {}
@@ -321,11 +321,7 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
     made['generator_samples'] = save_figure(fig, 'generator_samples', ids, fig_dir, results_dir,
                                             extra={'generators': [f.name for f in files]}); plt.close(fig)
     for g, f in zip(gens, files):
-        panels = {}
-        for v, t in g['tasks'].items():
-            fl = lambda x: x.float() / 255
-            panels[f"LASIUM-{v.upper()}"] = TaskBatch(fl(t['support_x']), t['support_y'], fl(t['query_x']), t['query_y'], t['n_way'], t['source'])
-        fig = plot_lasium_tasks(panels, ncols=1)
+        fig = plot_lasium_tasks({f"LASIUM-{v.upper()}": task_from_record(t) for v, t in g['tasks'].items()}, ncols=1)
         fig.suptitle(label(g), fontsize=10, y=1.03)
         name = f"lasium_tasks-{g['kind']}-{g['dataset']}-{g['gen_hash'][:6]}"
         made[name] = save_figure(fig, name, _generator_runs(store, g['gen_hash']), fig_dir, results_dir,
@@ -387,13 +383,10 @@ def lasium_task_figure(record: str | Path,  # .pt record: {'panels': {title: tas
                       ) -> list[Path]:
     "LASIUM tasks, one panel per model and variant, from a record of the tasks."
     import torch, matplotlib.pyplot as plt
-    from ssml.core import TaskBatch
+    from ssml.core import task_from_record
     from ssml.lasium import plot_lasium_tasks
     rec = torch.load(record, weights_only=False)
-    fl = lambda x: x.float() / 255
-    panels = {k: TaskBatch(fl(t['support_x']), t['support_y'], fl(t['query_x']), t['query_y'], t['n_way'], t['source'])
-              for k, t in rec['panels'].items()}
-    fig = plot_lasium_tasks(panels, ncols=rec.get('ncols', 3))
+    fig = plot_lasium_tasks({k: task_from_record(t) for k, t in rec['panels'].items()}, ncols=rec.get('ncols', 3))
     if rec.get('suptitle'): fig.suptitle(rec['suptitle'], fontsize=9, y=1.02)
     paths = save_png_pdf(fig, fig_path); plt.close(fig)
     return _study_sidecar(paths, fig_path, [record])

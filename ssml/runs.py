@@ -453,19 +453,16 @@ def record_generator_samples(args: RunArgs, model, out_dir: str | Path | None = 
     """Keep what the figures show of a generator in the results store (the checkpoint itself lives in `work_dir`):
     `n` samples from its prior and one LASIUM task per variant (seed 0, the run's sigma, not augmented), as uint8."""
     import torch
-    from ssml.core import save_checkpoint
+    from ssml.core import save_checkpoint, to_uint8, task_record
     from ssml.lasium import LasiumSampler, VARIANTS
     path = generator_samples_path(args, out_dir)
     if path.exists(): return path
-    u8 = lambda x: x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
     with torch.no_grad():
-        images = u8(model.decode(model.sample_latent(n, generator=torch.Generator().manual_seed(0)).to(next(model.parameters()).device)))
+        images = to_uint8(model.decode(model.sample_latent(n, generator=torch.Generator().manual_seed(0)).to(next(model.parameters()).device)))
         tasks = {}
         for v in VARIANTS:
-            tb = LasiumSampler(model, v, args.n_way, args.k_shot, args.q_query, seed=0, dataset=args.dataset,
-                               sigma=args.lasium_sigma or None)(1)
-            tasks[v] = dict(support_x=u8(tb.support_x), support_y=tb.support_y.cpu(), query_x=u8(tb.query_x),
-                            query_y=tb.query_y.cpu(), n_way=tb.n_way, source=tb.source)
+            tasks[v] = task_record(LasiumSampler(model, v, args.n_way, args.k_shot, args.q_query, seed=0, dataset=args.dataset,
+                                                 sigma=args.lasium_sigma or None)(1))
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(dict(kind=args.gen_kind, dataset=args.dataset, gen_hash=args.gen_hash(), gen_config=args.gen_config(),
                          images=images, tasks=tasks, lasium_sigma=args.lasium_sigma), path)

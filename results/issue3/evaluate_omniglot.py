@@ -21,11 +21,11 @@ NAMES = {'gan': 'GAN (MSGAN)', 'vae': 'VAE', 'ssgan': 'SS-GAN'}
 
 def record_samples(train, kinds, perm):
     "Write results/issue3/samples.pt (what the sample figures show) and draw the figures from it."
+    from ssml.core import to_uint8
     from ssml.figures import sample_figures
-    u8 = lambda x: x.clamp(0, 1).mul(255).round().to(torch.uint8)
-    images = {'real': u8(_to_float(train.images[perm[-64:]]))}
+    images = {'real': to_uint8(_to_float(train.images[perm[-64:]]))}
     for kind in kinds:
-        images[kind] = u8(sample_images(load_generative(ROOT / 'runs' / 'generative' / f'omniglot-{kind}'), 64, seed=1))
+        images[kind] = to_uint8(sample_images(load_generative(ROOT / 'runs' / 'generative' / f'omniglot-{kind}'), 64, seed=1))
     rec = ROOT / 'results' / 'issue3' / 'samples.pt'
     torch.save(dict(images=images, titles={'real': 'Omniglot (real)', **{k: NAMES[k] for k in kinds}},
                     pair={'GAN (MSGAN)': 'gan', 'SS-GAN (10% labels)': 'ssgan'} if {'gan', 'ssgan'} <= set(kinds) else {},
