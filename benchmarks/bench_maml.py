@@ -1,10 +1,12 @@
-"""Seconds per MAML meta-iteration: our batched MAML vs a straightforward per-task reference, same math.
+"""Seconds per MAML meta-iteration: our MAML vs a straightforward per-task reference, same math.
 
 One meta-iteration = meta-loss of a meta-batch (inner loop on every task, query loss) + backward to the
-meta-parameters. "ours" is `ssml.maml.maml_loss_batched` (all tasks as one grouped computation); "reference" is
-`ssml.maml.maml_loss_loop` (a Python loop over tasks, each adapted with `torch.func.functional_call`). Both run in
-the same process on the same tasks, interleaved (ours, reference, ours, ...), and the medians of the wall-clock
-times are reported (`ours_s`, `reference_s`, `ratio`), with the fastest runs (`*_min_s`, less sensitive to other
+meta-parameters. "ours" is what `ssml.maml.MAML` runs for the Omniglot backbone, `ssml.maml.maml_loss_fused` (all
+tasks as one grouped computation, the meta-gradient written out by hand); "autograd" is `ssml.maml.maml_loss_batched`
+(the same grouped computation differentiated by autograd); "reference" is `ssml.maml.maml_loss_loop` (a Python loop
+over tasks, each adapted with `torch.func.functional_call`). All run in the same process on the same tasks,
+interleaved (ours, reference, autograd, ours, ...), and the medians of the wall-clock times are reported
+(`ours_s`, `reference_s`, `ratio`; `autograd_s`, `autograd_ratio`), with the fastest runs (`*_min_s`, less sensitive to other
 processes on a shared machine), the process CPU time (`*_cpu_s`, `cpu_ratio`: for 1 thread, time actually
 computing, whatever else the machine runs; for 2 threads it adds both threads' time), and the quartiles of the
 per-round ratios (`ratio_iqr`: each round times ours and the reference back to back, so this spread shows how much
@@ -12,14 +14,15 @@ the ratio itself moves on a shared machine). `ours_conv_s` is the time ours spen
 (timed around each call, in separate rounds), and `conv_floor_ratio` = ours_conv_s / reference_s: the ratio ours
 would reach if everything but its convolutions (the same arithmetic as the reference's) took no time.
 
-The gradient check compares the two meta-gradients on the same tasks: max over parameters of
+The gradient check compares the meta-gradients on the same tasks: max over parameters of
 max|ours - ref| / max|ref|, in float32 (the timed setting) and in float64 (where rounding cannot hide a
-difference in the math).
+difference in the math); `autograd_max_rel_grad_err` is the same for the autograd path.
 
 Tasks are real Omniglot training tasks when the data is found ($SSML_DATA), else toy tasks. The LAST line printed is
-one JSON object (results of the first thread count at top level, all of them under 'by_threads').
+one JSON object (results of the first thread count at top level, all of them under 'by_threads'; by default the
+first is all of this machine's cores, then 1 thread).
 
-  .venv/bin/python benchmarks/bench_maml.py                 # CPU, 1 and 2 threads, Omniglot 5-way 1-shot, 5 steps, 2nd order
+  .venv/bin/python benchmarks/bench_maml.py                 # CPU, all cores and 1 thread, Omniglot 5-way 1-shot, 5 steps, 2nd order
   .venv/bin/python benchmarks/bench_maml.py --device cuda
 """
 import argparse, json, platform, statistics, sys, time
@@ -28,7 +31,7 @@ import torch
 
 from ssml.core import get_device
 from ssml.nets import omniglot_conv4
-from ssml.maml import maml_loss_batched, maml_loss_loop, toy_tasks
+from ssml.maml import maml_loss_batched, maml_loss_fused, maml_loss_loop, toy_tasks
 
 
 def get_tasks(a):
@@ -60,7 +63,7 @@ def sync(device):
 
 def bench(a, threads, device, tb, net, params):
     torch.set_num_threads(threads)
-    fns = {'ours': maml_loss_batched, 'reference': maml_loss_loop}
+    fns = {'ours': maml_loss_fused, 'reference': maml_loss_loop, 'autograd': maml_loss_batched}
     def once(fn):
         ps = {k: v.detach().requires_grad_() for k, v in params.items()}
         sync(device); t, c = time.perf_counter(), time.process_time()
@@ -75,7 +78,7 @@ def bench(a, threads, device, tb, net, params):
         for k, f in fns.items():
             w, c = once(f); wall[k].append(w); cpu[k].append(c)
     med = lambda d, k: statistics.median(d[k])
-    ours, ref = med(wall, 'ours'), med(wall, 'reference')
+    ours, ref, auto = med(wall, 'ours'), med(wall, 'reference'), med(wall, 'autograd')
     conv = statistics.median(conv_seconds(lambda: once(fns['ours']), device) for _ in range(max(3, a.reps // 2)))
     return dict(threads=threads, ours_s=round(ours, 5), reference_s=round(ref, 5), ratio=round(ours / ref, 4),
                 ours_min_s=round(min(wall['ours']), 5), reference_min_s=round(min(wall['reference']), 5),
@@ -83,7 +86,9 @@ def bench(a, threads, device, tb, net, params):
                 ours_cpu_s=round(med(cpu, 'ours'), 5), reference_cpu_s=round(med(cpu, 'reference'), 5),
                 cpu_ratio=round(med(cpu, 'ours') / med(cpu, 'reference'), 4),
                 ratio_iqr=[round(q, 4) for q in paired_quartiles(wall['ours'], wall['reference'])],
-                ours_conv_s=round(conv, 5), conv_floor_ratio=round(conv / ref, 4))
+                ours_conv_s=round(conv, 5), conv_floor_ratio=round(conv / ref, 4),
+                autograd_s=round(auto, 5), autograd_ratio=round(auto / ref, 4),
+                autograd_ratio_iqr=[round(q, 4) for q in paired_quartiles(wall['autograd'], wall['reference'])])
 
 
 def conv_seconds(run, device):
@@ -113,7 +118,8 @@ def paired_quartiles(ours, ref):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--device', default='cpu')
-    p.add_argument('--threads', type=int, nargs='+', default=[1, 2], help='CPU thread counts to measure (torch.set_num_threads)')
+    p.add_argument('--threads', type=int, nargs='+', default=None,
+                   help='CPU thread counts to measure (torch.set_num_threads); default: all cores, then 1')
     p.add_argument('--meta-batch', type=int, default=4)
     p.add_argument('--n-way', type=int, default=5)
     p.add_argument('--k-shot', type=int, default=1)
@@ -126,6 +132,7 @@ def main():
     p.add_argument('--data', choices=['auto', 'omniglot', 'toy'], default='auto')
     p.add_argument('--seed', type=int, default=0)
     a = p.parse_args()
+    if a.threads is None: a.threads = sorted({torch.get_num_threads(), 1}, reverse=True)
     device = get_device(a.device)
     torch.manual_seed(a.seed)
     net = omniglot_conv4(a.n_way)
@@ -134,12 +141,17 @@ def main():
 
     # gradients: float32 on the device (the timed setting) and float64 on CPU
     net, tb32, p32 = net.to(device), tb.to(device), {k: v.to(device) for k, v in params.items()}
-    err32 = max_rel_err(meta_grad(maml_loss_batched, net, p32, tb32, a), meta_grad(maml_loss_loop, net, p32, tb32, a))
+    ref32 = meta_grad(maml_loss_loop, net, p32, tb32, a)
+    err32 = max_rel_err(meta_grad(maml_loss_fused, net, p32, tb32, a), ref32)
+    auto32 = max_rel_err(meta_grad(maml_loss_batched, net, p32, tb32, a), ref32)
     net64 = omniglot_conv4(a.n_way).double()
     tb64 = type(tb)(tb.support_x.double(), tb.support_y, tb.query_x.double(), tb.query_y, tb.n_way, tb.source)
     p64 = {k: v.double().cpu() for k, v in params.items()}
-    err64 = max_rel_err(meta_grad(maml_loss_batched, net64, p64, tb64, a), meta_grad(maml_loss_loop, net64, p64, tb64, a))
-    print(f"max relative meta-gradient difference ours vs reference: float32 {err32:.2e}, float64 {err64:.2e}")
+    ref64 = meta_grad(maml_loss_loop, net64, p64, tb64, a)
+    err64 = max_rel_err(meta_grad(maml_loss_fused, net64, p64, tb64, a), ref64)
+    auto64 = max_rel_err(meta_grad(maml_loss_batched, net64, p64, tb64, a), ref64)
+    print(f"max relative meta-gradient difference vs reference: ours float32 {err32:.2e}, float64 {err64:.2e}; "
+          f"autograd float32 {auto32:.2e}, float64 {auto64:.2e}")
 
     runs = []
     for th in (a.threads if device.type == 'cpu' else [torch.get_num_threads()]):
@@ -149,8 +161,10 @@ def main():
               f"ratio {r['ratio']:.3f} (wall-clock medians; per-round ratios' quartiles {r['ratio_iqr'][0]:.3f}-{r['ratio_iqr'][1]:.3f}; "
               f"fastest runs {r['ratio_min']:.3f}; "
               f"process CPU time {r['ours_cpu_s']:.4f} vs {r['reference_cpu_s']:.4f} s, ratio {r['cpu_ratio']:.3f}; "
-              f"ours inside convolutions {r['ours_conv_s']:.4f} s: floor {r['conv_floor_ratio']:.3f})", flush=True)
+              f"ours inside convolutions {r['ours_conv_s']:.4f} s: floor {r['conv_floor_ratio']:.3f}); "
+              f"autograd path {r['autograd_s']:.4f} s/it, ratio {r['autograd_ratio']:.3f}", flush=True)
     out = dict(runs[0], max_rel_grad_err=float(f"{err32:.3e}"), max_rel_grad_err_float64=float(f"{err64:.3e}"),
+               autograd_max_rel_grad_err=float(f"{auto32:.3e}"), autograd_max_rel_grad_err_float64=float(f"{auto64:.3e}"),
                by_threads={str(r['threads']): r for r in runs}, device=device.type,
                device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine(),
                setting=dict(meta_batch=a.meta_batch, n_way=a.n_way, k_shot=a.k_shot, q_query=a.q_query, inner_steps=a.inner_steps,

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from .core import TaskBatch, class_major_labels
-from .nets import Conv4, batched_forward, batched_params
+from . import nets
+from .nets import Conv4, _per_channel, _stat_dims, batched_forward, batched_params
 
 # %% auto #0
-__all__ = ['toy_tasks', 'inner_step', 'adapt', 'maml_loss_loop', 'batched_adapt', 'maml_loss_batched', 'MAML', 'prototype_logits',
-           'ProtoNet']
+__all__ = ['toy_tasks', 'inner_step', 'adapt', 'maml_loss_loop', 'batched_adapt', 'maml_loss_batched', 'maml_loss_fused', 'MAML',
+           'prototype_logits', 'ProtoNet']
 
 # %% ../nbs/07_maml.ipynb #945e5ff7
 def toy_tasks(n_tasks: int = 4,  # B
@@ -112,6 +113,136 @@ def maml_loss_batched(net: Conv4,  # the architecture
     loss = _task_sum_ce(logits, tb.query_y) / B
     return loss, (logits.argmax(-1) == tb.query_y).float().mean(1).detach()
 
+# %% ../nbs/07_maml.ipynb #6c51d2ab
+def _fused_names(net):
+    return [f'{k}.{i}.{p}' for i in range(net.n_blocks) for k, p in (('convs', 'weight'), ('norms', 'weight'), ('norms', 'bias'))] + ['head.weight', 'head.bias']
+
+class _Grouped:
+    "Shapes of one fused computation: B tasks as conv groups, `n_blocks` layers, stride, BatchNorm eps."
+    def __init__(self, net, B): self.L, self.B, self.stride, self.eps = net.n_blocks, B, net.stride, net.bn_eps
+    def conv(self, x, w): return F.conv2d(x, w, None, self.stride, 1, 1, self.B)
+    def conv_bwd(self, go, x, w, mask):
+        s = self.stride
+        return nets._conv_bwd(go, x, w, None, [s, s], [1, 1], [1, 1], False, [0, 0], self.B, mask)
+
+def _support_grad(g: _Grouped, P: list, x: torch.Tensor, onehot: torch.Tensor, keep: bool):
+    "Logits and the gradient of Σ_tasks mean cross-entropy at parameters P; with `keep`, also what `_hvp` needs."
+    L, B, n = g.L, g.B, x.shape[0]
+    hs, stats = [x], []
+    for l in range(L):
+        W, gamma, beta = P[3 * l:3 * l + 3]
+        a = g.conv(hs[-1], W)
+        z, mean, r = torch.native_batch_norm(a, gamma, beta, None, None, True, 0.0, g.eps)
+        stats.append((a, mean, r)); hs.append(z.relu_())
+    Wh, bh = P[3 * L:]
+    f = hs[-1].reshape(n, B, -1).transpose(0, 1)  # (B, n, D)
+    logits = torch.baddbmm(bh[:, None, :], f, Wh.transpose(1, 2))
+    p = logits.softmax(-1)
+    gl = (p - onehot) / n  # d(mean CE)/d logits, per task
+    grads, saved = [None] * (3 * L) + [gl.transpose(1, 2) @ f, gl.sum(1)], [None] * L
+    gh = (gl @ Wh).transpose(0, 1).reshape(hs[-1].shape)
+    for l in reversed(range(L)):
+        (a, mean, r), gamma = stats[l], P[3 * l + 1]
+        gz = torch.ops.aten.threshold_backward(gh, hs[l + 1], 0)
+        ga, ggamma, gbeta = torch.ops.aten.native_batch_norm_backward(gz, a, gamma, None, None, mean, r, True, g.eps, [True] * 3)
+        gh, gW, _ = g.conv_bwd(ga, hs[l], P[3 * l], [l > 0, True, False])
+        grads[3 * l:3 * l + 3], saved[l] = [gW, ggamma, gbeta], (gz, ga, ggamma, gbeta)
+    return logits, grads, ((P, hs, stats, saved, f, p, gl) if keep else None)
+
+def _hvp(g: _Grouped, state, v: list) -> list:
+    "H v: the derivative of <support gradient, v> with respect to the parameters, at a state kept by `_support_grad`."
+    P, hs, stats, saved, f, p, gl = state
+    L, n = g.L, hs[0].shape[0]
+    out, h_bar, bn_bar = [None] * (3 * L + 2), [None] * (L + 1), [None] * L
+    g_gh = None  # cotangent of the backward pass's gradient w.r.t. the previous layer's output
+    # 1. reverse through the backward pass (it ran from the head down, so this runs from layer 0 up)
+    for l in range(L):
+        W, gamma = P[3 * l], P[3 * l + 1]
+        (a, mean, r), (gz, ga, ggamma, gbeta) = stats[l], saved[l]
+        vW, vgamma, vbeta = v[3 * l:3 * l + 3]
+        g_ga = g.conv(hs[l], vW)  # from gW = wgrad(h_in, ga)
+        if l > 0: h_bar[l] = g.conv_bwd(ga, hs[l], vW, [True, False, False])[0]
+        if g_gh is not None:  # from gh_in = dgrad(ga, W)
+            g_ga += g.conv(g_gh, W)
+            out[3 * l] = g.conv_bwd(ga, g_gh, W, [False, True, False])[1]
+        g_gh, g_xh, g_r, out[3 * l + 1], xh = nets.bn_relu_double_backward(g_ga, vgamma, vbeta, gz, a, gamma, hs[l + 1], mean, r, gbeta, ggamma)
+        bn_bar[l] = (g_xh, g_r, xh)
+    # 2. the head and the cross-entropy gradient
+    Wh, vWh, vbh = P[3 * L], v[3 * L], v[3 * L + 1]
+    g_gf = g_gh.reshape(n, g.B, -1).transpose(0, 1)
+    g_gl = torch.baddbmm(vbh[:, None, :], g_gf, Wh.transpose(1, 2)).baddbmm_(f, vWh.transpose(1, 2))
+    logits_bar = p * (g_gl - (p * g_gl).sum(-1, keepdim=True)) / n  # through softmax
+    f_bar = (gl @ vWh).baddbmm_(logits_bar, Wh)
+    out[3 * L] = (gl.transpose(1, 2) @ g_gf).baddbmm_(logits_bar.transpose(1, 2), f)
+    out[3 * L + 1] = logits_bar.sum(1)
+    # 3. reverse through the forward pass, from the head down
+    hb = f_bar.transpose(0, 1).reshape(hs[L].shape)
+    for l in reversed(range(L)):
+        (a, mean, r), gamma = stats[l], P[3 * l + 1]
+        g_xh, g_r, xh = bn_bar[l]
+        gz = torch.ops.aten.threshold_backward(hb, hs[l + 1], 0)
+        dims = _stat_dims(a)
+        out[3 * l + 1] = out[3 * l + 1] + (gz * xh).sum(dims)
+        out[3 * l + 2] = gz.sum(dims)
+        # the forward's BatchNorm backward, gamma r P(gz), joins the backward pass's term r P(g_xh) + ...
+        a_bar = nets.bn_input_cotangent(g_xh.addcmul_(gz, _per_channel(gamma, gz).expand_as(gz)), xh, r, g_r)
+        gi, gW, _ = g.conv_bwd(a_bar, hs[l], P[3 * l], [l > 0, True, False])
+        out[3 * l] = gW if out[3 * l] is None else gW.add_(out[3 * l])
+        if l > 0: hb = gi.add_(h_bar[l])
+    return out
+
+def _fused_adapt(g, P, x, onehot, inner_lr, steps, keep):
+    "`steps` SGD steps on the support loss; returns the adapted parameters and the states kept for `_hvp`."
+    states = []
+    for _ in range(steps):
+        _, grads, state = _support_grad(g, P, x, onehot, keep)
+        states.append(state)
+        P = torch._foreach_add(P, grads, alpha=-inner_lr)
+    return P, states
+
+class _FusedMAML(torch.autograd.Function):
+    "(meta-parameters) -> (mean query loss, per-task query accuracy); backward: the MAML recursion with `_hvp`."
+    @staticmethod
+    def forward(ctx, g, sx, s_onehot, qx, q_onehot, qy, inner_lr, steps, first_order, *P):
+        P, states = _fused_adapt(g, list(P), sx, s_onehot, inner_lr, steps, not first_order)
+        logits, grads, _ = _support_grad(g, P, qx, q_onehot, False)
+        ctx.g, ctx.states, ctx.inner_lr = g, states, inner_lr
+        ctx.v = torch._foreach_div(grads, g.B)  # gradient of the mean query loss w.r.t. the adapted parameters
+        acc = (logits.argmax(-1) == qy).float().mean(1)
+        ctx.mark_non_differentiable(acc)
+        return _task_sum_ce(logits, qy) / g.B, acc
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_loss, _g_acc):
+        v, states = ctx.v, ctx.states
+        ctx.v = ctx.states = None  # free the saved activations as soon as possible
+        for state in reversed(states):  # second order: v <- v - α H_k v; first order: states are all None
+            if state is not None: v = torch._foreach_add(v, _hvp(ctx.g, state, v), alpha=-ctx.inner_lr)
+        return (None,) * 9 + tuple(torch._foreach_mul(v, g_loss))
+
+def maml_loss_fused(net: Conv4,  # the architecture (without pooling)
+                    params: dict,  # name -> tensor: meta-parameters
+                    tb: TaskBatch,  # the meta-batch
+                    inner_lr: float,  # step size α
+                    steps: int,  # inner steps
+                    first_order: bool = False  # True: first-order MAML
+                   ) -> tuple[torch.Tensor, torch.Tensor]:  # (mean query loss, (B,) query accuracies)
+    "`maml_loss_batched` with the inner loop and the meta-gradient written out by hand (no autograd graph)."
+    if not isinstance(net, Conv4) or net.pool: raise ValueError(f"maml_loss_fused needs a Conv4 without pooling, got {net!r}")
+    B = len(tb)
+    g, bp = _Grouped(net, B), batched_params(net, params, B)
+    P = [bp[k] for k in _fused_names(net)]
+    def grouped(x): return x.transpose(0, 1).reshape(x.shape[1], B * x.shape[2], *x.shape[3:])  # tasks along channels
+    sx, qx = grouped(tb.support_x), grouped(tb.query_x)
+    s1h, q1h = (F.one_hot(y, tb.n_way).to(sx.dtype) for y in (tb.support_y, tb.query_y))
+    if torch.is_grad_enabled() and any(t.requires_grad for t in P):
+        return _FusedMAML.apply(g, sx, s1h, qx, q1h, tb.query_y, float(inner_lr), int(steps), bool(first_order), *P)
+    with torch.no_grad():  # evaluation: adapt and score, nothing kept
+        P, _ = _fused_adapt(g, [t.detach() for t in P], sx, s1h, float(inner_lr), int(steps), False)
+        logits = _support_grad(g, P, qx, q1h, False)[0]
+    return _task_sum_ce(logits, tb.query_y) / B, (logits.argmax(-1) == tb.query_y).float().mean(1)
+
 # %% ../nbs/07_maml.ipynb #b924e7ec
 class MAML(nn.Module):
     "Model-agnostic meta-learning (Finn et al. 2017) of a backbone, second or first order."
@@ -121,7 +252,8 @@ class MAML(nn.Module):
                  test_inner_steps: int = 50,  # inner steps when adapting to an evaluation task
                  first_order: bool = False,  # True: first-order MAML (no second-order terms)
                  batched: bool | None = None,  # None: the fast batched path when `model` is a `Conv4`; False: per-task loop
-                 eval_chunk: int = 50  # tasks adapted at once in `query_accuracy`
+                 eval_chunk: int = 50,  # tasks adapted at once in `query_accuracy`
+                 fused: bool | None = None  # None: the hand-written meta-gradient (`maml_loss_fused`) on the batched path when `model` has no pooling
                 ):
         super().__init__()
         if not inner_lr > 0: raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
@@ -132,6 +264,9 @@ class MAML(nn.Module):
         self.model, self.inner_lr, self.inner_steps, self.test_inner_steps = model, float(inner_lr), inner_steps, test_inner_steps
         self.first_order, self.eval_chunk = bool(first_order), eval_chunk
         self.batched = isinstance(model, Conv4) if batched is None else bool(batched)
+        can_fuse = self.batched and not model.pool
+        if fused and not can_fuse: raise ValueError(f"fused=True needs the batched path and a Conv4 without pooling, got {model!r} with batched={self.batched}")
+        self.fused = can_fuse if fused is None else bool(fused)
 
     def forward(self, x): return self.model(x)
 
@@ -141,7 +276,7 @@ class MAML(nn.Module):
             raise ValueError(f"tasks are {tb.n_way}-way but the backbone's head has n_out={n_out} outputs")
 
     def _loss(self, tb, params, steps, first_order):
-        fn = maml_loss_batched if self.batched else maml_loss_loop
+        fn = maml_loss_fused if self.fused else maml_loss_batched if self.batched else maml_loss_loop
         return fn(self.model, params, tb, self.inner_lr, steps, first_order)
 
     def meta_loss(self, tb: TaskBatch  # a meta-batch of tasks (on the model's device)
@@ -157,16 +292,16 @@ class MAML(nn.Module):
         "Query accuracy of each task after adapting a copy of the meta-parameters to its support set."
         self._check(tb)
         steps = self.test_inner_steps if inner_steps is None else inner_steps
-        params = {k: v.detach().requires_grad_() for k, v in self.model.named_parameters()}
+        params = {k: v.detach().requires_grad_(not self.fused) for k, v in self.model.named_parameters()}
         out = []
-        with torch.enable_grad():
+        with torch.set_grad_enabled(not self.fused):  # the fused path adapts without autograd
             for i in range(0, len(tb), self.eval_chunk):
                 out.append(self._loss(tb[i:i + self.eval_chunk], params, steps, True)[1])
         return torch.cat(out)
 
     def extra_repr(self):
         return (f"inner_lr={self.inner_lr}, inner_steps={self.inner_steps}, test_inner_steps={self.test_inner_steps}, "
-                f"first_order={self.first_order}, batched={self.batched}")
+                f"first_order={self.first_order}, batched={self.batched}, fused={self.fused}")
 
 # %% ../nbs/07_maml.ipynb #31539b87
 def prototype_logits(support: torch.Tensor,  # (B, N*K, D) support embeddings, class-major

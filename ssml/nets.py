@@ -11,8 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['Conv4', 'omniglot_conv4', 'miniimagenet_conv4', 'conv4_for', 'conv2d_grouped', 'bn_relu', 'batched_params',
-           'batched_forward']
+__all__ = ['Conv4', 'omniglot_conv4', 'miniimagenet_conv4', 'conv4_for', 'conv2d_grouped', 'bn_relu_double_backward',
+           'bn_input_cotangent', 'bn_relu', 'batched_params', 'batched_forward']
 
 # %% ../nbs/04_nets.ipynb #e25ff9c4
 class Conv4(nn.Module):
@@ -140,6 +140,34 @@ def conv2d_grouped(x: torch.Tensor,  # (n, groups·C_in, H, W)
 def _stat_dims(x): return [0] + list(range(2, x.dim()))
 def _per_channel(t, x): return t.view([1, -1] + [1] * (x.dim() - 2))
 
+def bn_relu_double_backward(u, a, b,  # cotangents of gx, ggamma, gbeta (each may be None)
+                            gz, x, gamma, y, mean, r, gbeta, ggamma  # the backward's saved tensors (r = invstd)
+                           ) -> tuple:  # (cotangent of gy, g_xh, g_r, cotangent of gamma, xh)
+    "Reverse mode through the backward of relu(batch_norm(x)); the cotangent of x is `bn_input_cotangent(g_xh, xh, r, g_r)`."
+    # the backward, per channel over M values: xh = (x - mean) r, gz = gy [y > 0],
+    # gx = gamma r (gz - mean(gz) - xh mean(gz xh)), ggamma = sum(gz xh), gbeta = sum(gz)
+    dims, c = _stat_dims(x), lambda t: _per_channel(t, x)
+    M = x.numel() // x.shape[1]
+    xh = (x - c(mean)).mul_(c(r))
+    gr, s1, s2 = c(gamma * r), c(gbeta / M), c(ggamma / M)
+    if u is not None:  # <u, gx>
+        mu, mux = u.mean(dims, keepdim=True), (u * xh).mean(dims, keepdim=True)
+        g_gz = (u - mu).addcmul_(xh, -mux).mul_(gr)
+        g_xh = (u * (-gr * s2)).addcmul_(gz, -gr * mux)
+        t = (u * gz).sum(dims) - M * (s1 * mu + s2 * mux).flatten()  # <u, gx> / (gamma r)
+        g_gamma, g_r = r * t, gamma * t
+    else: g_gz, g_xh, g_r, g_gamma = torch.zeros_like(x), torch.zeros_like(x), torch.zeros_like(r), torch.zeros_like(r)
+    if a is not None:  # <a, ggamma>
+        g_gz.addcmul_(xh, c(a).expand_as(xh)); g_xh.addcmul_(gz, c(a).expand_as(gz))
+    if b is not None: g_gz.add_(c(b))  # <b, gbeta>
+    return torch.ops.aten.threshold_backward(g_gz, y, 0), g_xh, g_r, g_gamma, xh
+
+def bn_input_cotangent(g_xh, xh, r, g_r):
+    "Cotangent of x from those of xh = (x - mean(x)) r(x) and of r = (var(x) + eps)^(-1/2) (g_xh is overwritten)."
+    dims, c, M = _stat_dims(xh), lambda t: _per_channel(t, xh), xh.numel() // xh.shape[1]
+    g_x = g_xh.sub_(g_xh.mean(dims, keepdim=True)).addcmul_(xh, -(g_xh * xh).mean(dims, keepdim=True)).mul_(c(r))
+    return g_x.addcmul_(xh, c(-g_r * r * r / M).expand_as(xh))  # dr/dx_i = -r^2 xh_i / M
+
 class _BNReLUBackward(torch.autograd.Function):
     "(gy, x, gamma) -> (gx, ggamma, gbeta) of relu(batch_norm(x)), with an explicit backward (the double backward)."
     @staticmethod
@@ -153,29 +181,9 @@ class _BNReLUBackward(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, u, a, b):
-        # forward of this node, per channel (M values): xh = (x - mean) r, gz = gy [y > 0],
-        # gx = gamma r (gz - mean(gz) - xh mean(gz xh)), ggamma = sum(gz xh), gbeta = sum(gz)
         gz, x, gamma, y, mean, r, gbeta, ggamma = ctx.saved_tensors
-        dims, c = _stat_dims(x), lambda t: _per_channel(t, x)
-        M = x.numel() // x.shape[1]
-        xh = (x - c(mean)).mul_(c(r))
-        gr, s1, s2 = c(gamma * r), c(gbeta / M), c(ggamma / M)
-        g_gz, g_xh = torch.zeros_like(x), torch.zeros_like(x)
-        g_r = g_gamma = torch.zeros_like(r)
-        if u is not None:  # <u, gx>
-            mu, mux = u.mean(dims, keepdim=True), (u * xh).mean(dims, keepdim=True)
-            g_gz.add_(u).sub_(mu).addcmul_(xh, -mux).mul_(gr)
-            g_xh.add_(u * (-gr * s2)).addcmul_(gz, -gr * mux)
-            t = (u * gz).sum(dims) - M * (s1 * mu + s2 * mux).flatten()  # <u, gx> / (gamma r)
-            g_gamma, g_r = r * t, gamma * t
-        if a is not None:  # <a, ggamma>
-            g_gz.addcmul_(xh, c(a).expand_as(xh)); g_xh.addcmul_(gz, c(a).expand_as(gz))
-        if b is not None: g_gz.add_(c(b))  # <b, gbeta>
-        g_gy = torch.ops.aten.threshold_backward(g_gz, y, 0)
-        # xh = (x - mean(x)) r(x), r = (var(x) + eps)^(-1/2), dr/dx_i = -r^2 xh_i / M
-        g_x = (g_xh - g_xh.mean(dims, keepdim=True)).addcmul_(xh, -(g_xh * xh).mean(dims, keepdim=True)).mul_(c(r))
-        g_x.addcmul_(xh, c(-g_r * r * r / M).expand_as(xh))
-        return g_gy, g_x, g_gamma, None, None, None, None
+        g_gy, g_xh, g_r, g_gamma, xh = bn_relu_double_backward(u, a, b, gz, x, gamma, y, mean, r, gbeta, ggamma)
+        return g_gy, bn_input_cotangent(g_xh, xh, r, g_r), g_gamma, None, None, None, None
 
 class _BNReLU(torch.autograd.Function):
     @staticmethod
