@@ -215,6 +215,8 @@ class _FusedMAML(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_loss, _g_acc):
+        if ctx.v is None: raise RuntimeError("the fused MAML loss can be differentiated only once (its saved activations are freed); "
+                                             "compute the loss again, or use MAML(..., fused=False) to keep an autograd graph")
         v, states = ctx.v, ctx.states
         ctx.v = ctx.states = None  # free the saved activations as soon as possible
         for state in reversed(states):  # second order: v <- v - α H_k v; first order: states are all None
@@ -230,6 +232,7 @@ def maml_loss_fused(net: Conv4,  # the architecture (without pooling)
                    ) -> tuple[torch.Tensor, torch.Tensor]:  # (mean query loss, (B,) query accuracies)
     "`maml_loss_batched` with the inner loop and the meta-gradient written out by hand (no autograd graph)."
     if not isinstance(net, Conv4) or net.pool: raise ValueError(f"maml_loss_fused needs a Conv4 without pooling, got {net!r}")
+    for name in ('support_x', 'query_x'): nets.check_task_images(net, getattr(tb, name), f'tb.{name}')
     B = len(tb)
     g, bp = _Grouped(net, B), batched_params(net, params, B)
     P = [bp[k] for k in _fused_names(net)]

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['Conv4', 'omniglot_conv4', 'miniimagenet_conv4', 'conv4_for', 'conv2d_grouped', 'bn_relu_double_backward',
-           'bn_input_cotangent', 'bn_relu', 'batched_params', 'batched_forward']
+           'bn_input_cotangent', 'bn_relu', 'batched_params', 'check_task_images', 'batched_forward']
 
 # %% ../nbs/04_nets.ipynb #e25ff9c4
 class Conv4(nn.Module):
@@ -236,14 +236,21 @@ def _batched_conv4(net, bp, x, features_only):
     if features_only: return feats
     return torch.baddbmm(bp['head.bias'][:, None, :], feats, bp['head.weight'].transpose(1, 2))
 
+def check_task_images(net: Conv4,  # the architecture the images are for
+                      x: torch.Tensor,  # images of B tasks
+                      name: str = 'x'  # what to call them in the error
+                     ):
+    "Raise a ValueError naming `name` unless x is (B, n, C, H, W) with the image shape `net` expects."
+    if x.dim() != 5 or tuple(x.shape[2:]) != (net.in_channels, net.image_size, net.image_size):
+        raise ValueError(f"{name} must be (B, n, {net.in_channels}, {net.image_size}, {net.image_size}), got {tuple(x.shape)}")
+
 def batched_forward(net: Conv4,  # the architecture (its own parameters are not used)
                     bparams: dict,  # B weight sets from `batched_params`
                     x: torch.Tensor,  # (B, n, C, H, W) images, n per task
                     features_only: bool = False  # return the (B, n, n_features) embeddings instead of logits
                    ) -> torch.Tensor:  # (B, n, n_out) logits
     "Run B weight sets on B tasks' images as one grouped computation (per-task BatchNorm statistics)."
-    if x.dim() != 5 or tuple(x.shape[2:]) != (net.in_channels, net.image_size, net.image_size):
-        raise ValueError(f"x must be (B, n, {net.in_channels}, {net.image_size}, {net.image_size}), got {tuple(x.shape)}")
+    check_task_images(net, x)
     B = x.shape[0]
     if bparams['head.bias'].shape[0] != B:
         raise ValueError(f"bparams hold {bparams['head.bias'].shape[0]} weight sets but x holds B={B} tasks")
