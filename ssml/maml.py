@@ -12,7 +12,7 @@ from torch.func import functional_call
 
 from .core import TaskBatch, class_major_labels
 from . import nets
-from .nets import Conv4, _per_channel, _stat_dims, batched_forward, batched_params
+from .nets import Conv4, _stat_dims, batched_forward, batched_params
 
 # %% auto #0
 __all__ = ['toy_tasks', 'inner_step', 'adapt', 'maml_loss_loop', 'batched_adapt', 'maml_loss_batched', 'maml_loss_fused', 'MAML',
@@ -153,7 +153,7 @@ def _hvp(g: _Grouped, state, v: list) -> list:
     "H v: the derivative of <support gradient, v> with respect to the parameters, at a state kept by `_support_grad`."
     P, hs, stats, saved, f, p, gl = state
     L, n = g.L, hs[0].shape[0]
-    out, h_bar, bn_bar = [None] * (3 * L + 2), [None] * (L + 1), [None] * L
+    out, h_bar, cots = [None] * (3 * L + 2), [None] * (L + 1), [None] * L
     g_gh = None  # cotangent of the backward pass's gradient w.r.t. the previous layer's output
     # 1. reverse through the backward pass (it ran from the head down, so this runs from layer 0 up)
     for l in range(L):
@@ -165,8 +165,7 @@ def _hvp(g: _Grouped, state, v: list) -> list:
         if g_gh is not None:  # from gh_in = dgrad(ga, W)
             g_ga += g.conv(g_gh, W)
             out[3 * l] = g.conv_bwd(ga, g_gh, W, [False, True, False])[1]
-        g_gh, g_xh, g_r, out[3 * l + 1], xh = nets.bn_relu_double_backward(g_ga, vgamma, vbeta, gz, a, gamma, hs[l + 1], mean, r, gbeta, ggamma)
-        bn_bar[l] = (g_xh, g_r, xh)
+        g_gh, out[3 * l + 1], cots[l] = nets.bn_relu_double_backward(g_ga, vgamma, vbeta, gz, a, gamma, hs[l + 1], mean, r, gbeta, ggamma)
     # 2. the head and the cross-entropy gradient
     Wh, vWh, vbh = P[3 * L], v[3 * L], v[3 * L + 1]
     g_gf = g_gh.reshape(n, g.B, -1).transpose(0, 1)
@@ -178,14 +177,14 @@ def _hvp(g: _Grouped, state, v: list) -> list:
     # 3. reverse through the forward pass, from the head down
     hb = f_bar.transpose(0, 1).reshape(hs[L].shape)
     for l in reversed(range(L)):
-        (a, mean, r), gamma = stats[l], P[3 * l + 1]
-        g_xh, g_r, xh = bn_bar[l]
+        gamma, cot = P[3 * l + 1], cots[l]
         gz = torch.ops.aten.threshold_backward(hb, hs[l + 1], 0)
-        dims = _stat_dims(a)
-        out[3 * l + 1] = out[3 * l + 1] + (gz * xh).sum(dims)
-        out[3 * l + 2] = gz.sum(dims)
-        # the forward's BatchNorm backward, gamma r P(gz), joins the backward pass's term r P(g_xh) + ...
-        a_bar = nets.bn_input_cotangent(g_xh.addcmul_(gz, _per_channel(gamma, gz).expand_as(gz)), xh, r, g_r)
+        dims = _stat_dims(gz)
+        sxg, sg = (gz * cot.xh).sum(dims), gz.sum(dims)
+        out[3 * l + 1] = out[3 * l + 1] + sxg
+        out[3 * l + 2] = sg
+        # the forward's BatchNorm backward, gamma r P(gz), joins the backward pass's term r P(g_xh) + ...: g_xh + gamma gz
+        a_bar = nets.bn_input_cotangent(cot.plus(gz, gamma, sg, sxg))
         gi, gW, _ = g.conv_bwd(a_bar, hs[l], P[3 * l], [l > 0, True, False])
         out[3 * l] = gW if out[3 * l] is None else gW.add_(out[3 * l])
         if l > 0: hb = gi.add_(h_bar[l])

@@ -5,14 +5,16 @@
 # %% ../nbs/04_nets.ipynb #4c3e708f
 from __future__ import annotations
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['Conv4', 'omniglot_conv4', 'miniimagenet_conv4', 'conv4_for', 'conv2d_grouped', 'bn_relu_double_backward',
-           'bn_input_cotangent', 'bn_relu', 'batched_params', 'check_task_images', 'batched_forward']
+__all__ = ['Conv4', 'omniglot_conv4', 'miniimagenet_conv4', 'conv4_for', 'conv2d_grouped', 'XhCotangent',
+           'bn_relu_double_backward', 'bn_input_cotangent', 'bn_relu', 'batched_params', 'check_task_images',
+           'batched_forward']
 
 # %% ../nbs/04_nets.ipynb #e25ff9c4
 class Conv4(nn.Module):
@@ -140,33 +142,52 @@ def conv2d_grouped(x: torch.Tensor,  # (n, groups·C_in, H, W)
 def _stat_dims(x): return [0] + list(range(2, x.dim()))
 def _per_channel(t, x): return t.view([1, -1] + [1] * (x.dim() - 2))
 
+class XhCotangent(NamedTuple):
+    "The cotangent of xh = (x - mean) r as per-channel multiples of whole tensors, with its per-channel means, and that of r."
+    terms: tuple  # ((tensor, (C,) coefficient), ...): g_xh = Σ coefficient · tensor
+    m1: torch.Tensor  # (C,) mean of g_xh per channel
+    m2: torch.Tensor  # (C,) mean of g_xh · xh per channel
+    g_r: torch.Tensor  # (C,) cotangent of r = (var + eps)^(-1/2)
+    xh: torch.Tensor  # the normalised input
+    r: torch.Tensor  # (C,) r
+
+    def plus(self, t, coef, t_sum, t_xh_sum):
+        "g_xh + coef · t, given Σ t and Σ t · xh per channel (so that no reduction is repeated)."
+        M = self.xh.numel() // self.xh.shape[1]
+        return self._replace(terms=self.terms + ((t, coef),), m1=self.m1 + coef * t_sum / M, m2=self.m2 + coef * t_xh_sum / M)
+
 def bn_relu_double_backward(u, a, b,  # cotangents of gx, ggamma, gbeta (each may be None)
                             gz, x, gamma, y, mean, r, gbeta, ggamma  # the backward's saved tensors (r = invstd)
-                           ) -> tuple:  # (cotangent of gy, g_xh, g_r, cotangent of gamma, xh)
-    "Reverse mode through the backward of relu(batch_norm(x)); the cotangent of x is `bn_input_cotangent(g_xh, xh, r, g_r)`."
+                           ) -> tuple:  # (cotangent of gy, cotangent of gamma, `XhCotangent`)
+    "Reverse mode through the backward of relu(batch_norm(x)); the cotangent of x is `bn_input_cotangent` of the third output."
     # the backward, per channel over M values: xh = (x - mean) r, gz = gy [y > 0],
-    # gx = gamma r (gz - mean(gz) - xh mean(gz xh)), ggamma = sum(gz xh), gbeta = sum(gz)
+    # gx = gamma r (gz - s1 - xh s2), ggamma = sum(gz xh) = M s2, gbeta = sum(gz) = M s1.
+    # Its reverse, with mu = mean(u), mux = mean(u xh): g_gz = gamma r (u - mu - xh mux) + a xh + b and
+    # g_xh = k1 u + k2 gz with k1 = -gamma r s2, k2 = a - gamma r mux. Every coefficient is per channel, so each
+    # big tensor is written once and the means of g_xh and g_xh xh follow without another reduction.
     dims, c = _stat_dims(x), lambda t: _per_channel(t, x)
     M = x.numel() // x.shape[1]
     xh = (x - c(mean)).mul_(c(r))
-    gr, s1, s2 = c(gamma * r), c(gbeta / M), c(ggamma / M)
-    if u is not None:  # <u, gx>
-        mu, mux = u.mean(dims, keepdim=True), (u * xh).mean(dims, keepdim=True)
-        g_gz = (u - mu).addcmul_(xh, -mux).mul_(gr)
-        g_xh = (u * (-gr * s2)).addcmul_(gz, -gr * mux)
-        t = (u * gz).sum(dims) - M * (s1 * mu + s2 * mux).flatten()  # <u, gx> / (gamma r)
-        g_gamma, g_r = r * t, gamma * t
-    else: g_gz, g_xh, g_r, g_gamma = torch.zeros_like(x), torch.zeros_like(x), torch.zeros_like(r), torch.zeros_like(r)
-    if a is not None:  # <a, ggamma>
-        g_gz.addcmul_(xh, c(a).expand_as(xh)); g_xh.addcmul_(gz, c(a).expand_as(gz))
-    if b is not None: g_gz.add_(c(b))  # <b, gbeta>
-    return torch.ops.aten.threshold_backward(g_gz, y, 0), g_xh, g_r, g_gamma, xh
+    gr, s1, s2, zero = gamma * r, gbeta / M, ggamma / M, torch.zeros_like(r)
+    a, b = zero if a is None else a, zero if b is None else b
+    if u is None: g_gz, t, terms, m1, m2 = torch.addcmul(c(b), xh, c(a)), zero, ((gz, a),), a * s1, a * s2
+    else:  # <u, gx>
+        mu, mux = u.mean(dims), (u * xh).mean(dims)
+        t = (u * gz).sum(dims) - M * (s1 * mu + s2 * mux)  # <u, gx> / (gamma r)
+        k1, k2 = -gr * s2, a - gr * mux
+        g_gz = torch.addcmul(c(b - gr * mu), u, c(gr)).addcmul_(xh, c(k2))
+        terms, m1, m2 = ((u, k1), (gz, k2)), k1 * mu + k2 * s1, k1 * mux + k2 * s2
+    return torch.ops.aten.threshold_backward(g_gz, y, 0), r * t, XhCotangent(terms, m1, m2, gamma * t, xh, r)
 
-def bn_input_cotangent(g_xh, xh, r, g_r):
-    "Cotangent of x from those of xh = (x - mean(x)) r(x) and of r = (var(x) + eps)^(-1/2) (g_xh is overwritten)."
-    dims, c, M = _stat_dims(xh), lambda t: _per_channel(t, xh), xh.numel() // xh.shape[1]
-    g_x = g_xh.sub_(g_xh.mean(dims, keepdim=True)).addcmul_(xh, -(g_xh * xh).mean(dims, keepdim=True)).mul_(c(r))
-    return g_x.addcmul_(xh, c(-g_r * r * r / M).expand_as(xh))  # dr/dx_i = -r^2 xh_i / M
+def bn_input_cotangent(cot: XhCotangent  # the cotangents of xh and r
+                      ) -> torch.Tensor:  # cotangent of x
+    "Cotangent of x from those of xh = (x - mean(x)) r(x) and r (dr/dx_i = -r^2 xh_i / M), one pass per term of g_xh and one more."
+    xh, r = cot.xh, cot.r
+    c, M = (lambda t: _per_channel(t, xh)), xh.numel() // xh.shape[1]
+    # r (g_xh - m1 - xh m2) - g_r r^2 xh / M
+    out = torch.addcmul(c(-r * cot.m1), xh, c(-(r * cot.m2 + cot.g_r * r * r / M)))
+    for t, k in cot.terms: out.addcmul_(t, c(k * r))
+    return out
 
 class _BNReLUBackward(torch.autograd.Function):
     "(gy, x, gamma) -> (gx, ggamma, gbeta) of relu(batch_norm(x)), with an explicit backward (the double backward)."
@@ -182,8 +203,8 @@ class _BNReLUBackward(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, u, a, b):
         gz, x, gamma, y, mean, r, gbeta, ggamma = ctx.saved_tensors
-        g_gy, g_xh, g_r, g_gamma, xh = bn_relu_double_backward(u, a, b, gz, x, gamma, y, mean, r, gbeta, ggamma)
-        return g_gy, bn_input_cotangent(g_xh, xh, r, g_r), g_gamma, None, None, None, None
+        g_gy, g_gamma, cot = bn_relu_double_backward(u, a, b, gz, x, gamma, y, mean, r, gbeta, ggamma)
+        return g_gy, bn_input_cotangent(cot), g_gamma, None, None, None, None
 
 class _BNReLU(torch.autograd.Function):
     @staticmethod
