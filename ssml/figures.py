@@ -364,7 +364,7 @@ def ablation_figure(results_dir: str | Path,  # folder of ablation records (`ben
     return _study_sidecar(paths, fig_path, recs, table=_portable(results_dir/'ablation.csv'), diagnostics=notes)
 
 def sample_figures(record: str | Path,  # .pt record: {'images': {name: uint8 (n, C, H, W)}, 'titles': {name: title}, 'pair': {title: name}}
-                   fig_dir: str | Path  # where `samples_<name>` (and `gan_vs_ssgan`) go
+                   fig_dir: str | Path  # where `samples_<name>` (and `<a>_vs_<b>` for a pair a, b) go
                   ) -> dict[str, list[Path]]:
     "One grid of samples per model in a samples record, and the models of its `pair` side by side."
     import torch
@@ -374,8 +374,10 @@ def sample_figures(record: str | Path,  # .pt record: {'images': {name: uint8 (n
     made = {f'samples_{k}': _study_sidecar(save_image_panels({rec['titles'][k]: x}, fig_dir/f'samples_{k}'), fig_dir/f'samples_{k}', [record])
             for k, x in imgs.items()}
     if rec.get('pair'):
-        made['gan_vs_ssgan'] = _study_sidecar(save_image_panels({t: imgs[k] for t, k in rec['pair'].items()}, fig_dir/'gan_vs_ssgan'),
-                                              fig_dir/'gan_vs_ssgan', [record])
+        missing = [k for k in rec['pair'].values() if k not in imgs]
+        if missing: raise ValueError(f"{record}: 'pair' names {missing}, which are not in its 'images' ({sorted(imgs)})")
+        name = '_vs_'.join(rec['pair'].values())
+        made[name] = _study_sidecar(save_image_panels({t: imgs[k] for t, k in rec['pair'].items()}, fig_dir/name), fig_dir/name, [record])
     return made
 
 def lasium_task_figure(record: str | Path,  # .pt record: {'panels': {title: task fields, images uint8}, 'suptitle': str, 'ncols': int}
