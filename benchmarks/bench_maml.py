@@ -18,6 +18,10 @@ The gradient check compares the meta-gradients on the same tasks: max over param
 max|ours - ref| / max|ref|, in float32 (the timed setting) and in float64 (where rounding cannot hide a
 difference in the math); `autograd_max_rel_grad_err` is the same for the autograd path.
 
+`peak_mb` is the memory one meta-iteration adds at its peak, per path (MiB), after a warm-up iteration: on a GPU the
+allocator's peak, on CPU (Linux) the rise of the peak resident set size of a fresh process per path (toy tasks of
+the same shapes).
+
 Tasks are real Omniglot training tasks when the data is found ($SSML_DATA), else toy tasks. The LAST line printed is
 one JSON object (results of the first thread count at top level, all of them under 'by_threads'; by default the
 first is all of this machine's cores, then 1 thread).
@@ -25,13 +29,15 @@ first is all of this machine's cores, then 1 thread).
   .venv/bin/python benchmarks/bench_maml.py                 # CPU, all cores and 1 thread, Omniglot 5-way 1-shot, 5 steps, 2nd order
   .venv/bin/python benchmarks/bench_maml.py --device cuda
 """
-import argparse, json, platform, statistics, sys, time
+import argparse, gc, json, platform, statistics, sys, time
 
 import torch
 
 from ssml.core import get_device
 from ssml.nets import omniglot_conv4
 from ssml.maml import maml_loss_batched, maml_loss_fused, maml_loss_loop, toy_tasks
+
+PATHS = {'ours': maml_loss_fused, 'reference': maml_loss_loop, 'autograd': maml_loss_batched}  # the timed order
 
 
 def get_tasks(a):
@@ -63,7 +69,6 @@ def sync(device):
 
 def bench(a, threads, device, tb, net, params):
     torch.set_num_threads(threads)
-    fns = {'ours': maml_loss_fused, 'reference': maml_loss_loop, 'autograd': maml_loss_batched}
     def once(fn):
         ps = {k: v.detach().requires_grad_() for k, v in params.items()}
         sync(device); t, c = time.perf_counter(), time.process_time()
@@ -72,14 +77,14 @@ def bench(a, threads, device, tb, net, params):
         sync(device)
         return time.perf_counter() - t, time.process_time() - c
     for _ in range(a.warmup):
-        for f in fns.values(): once(f)
-    wall, cpu = {k: [] for k in fns}, {k: [] for k in fns}
+        for f in PATHS.values(): once(f)
+    wall, cpu = {k: [] for k in PATHS}, {k: [] for k in PATHS}
     for _ in range(a.reps):
-        for k, f in fns.items():
+        for k, f in PATHS.items():
             w, c = once(f); wall[k].append(w); cpu[k].append(c)
     med = lambda d, k: statistics.median(d[k])
     ours, ref, auto = med(wall, 'ours'), med(wall, 'reference'), med(wall, 'autograd')
-    conv = statistics.median(conv_seconds(lambda: once(fns['ours']), device) for _ in range(max(3, a.reps // 2)))
+    conv = statistics.median(conv_seconds(lambda: once(PATHS['ours']), device) for _ in range(max(3, a.reps // 2)))
     return dict(threads=threads, ours_s=round(ours, 5), reference_s=round(ref, 5), ratio=round(ours / ref, 4),
                 ours_min_s=round(min(wall['ours']), 5), reference_min_s=round(min(wall['reference']), 5),
                 ratio_min=round(min(wall['ours']) / min(wall['reference']), 4),
@@ -108,6 +113,59 @@ def conv_seconds(run, device):
     return spent[0]
 
 
+def _proc_status_kb(field):
+    for line in open('/proc/self/status'):
+        if line.startswith(field + ':'): return int(line.split()[1])
+
+
+def _one_iteration(fn, a, net, params, tb):
+    ps = {k: v.detach().requires_grad_() for k, v in params.items()}
+    loss, _ = fn(net, ps, tb, a.inner_lr, a.inner_steps, a.first_order)
+    torch.autograd.grad(loss, list(ps.values()))
+
+
+def peak_memory_mb(a, device, tb, net, params):
+    """Memory one meta-iteration (loss and meta-gradient) adds at its peak, per path, in MiB, after a warm-up iteration:
+    on a GPU the allocator's peak above what was allocated before; on CPU (Linux) the rise of the peak resident set
+    size of a fresh process per path (`--memory-of`), whose glibc returns every block of 64 KiB or more when it is
+    freed, so that the resident size follows the live tensors. None where it cannot be read."""
+    if device.type == 'cuda':
+        out = {}
+        for k, fn in PATHS.items():
+            _one_iteration(fn, a, net, params, tb); torch.cuda.synchronize(device)
+            base = torch.cuda.memory_allocated(device); torch.cuda.reset_peak_memory_stats(device)
+            _one_iteration(fn, a, net, params, tb); torch.cuda.synchronize(device)
+            out[k] = round((torch.cuda.max_memory_allocated(device) - base) / 2**20, 1)
+        return out
+    import os, subprocess
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(64 * 1024))
+    out = {}
+    for k in PATHS:
+        cmd = [sys.executable, __file__, '--memory-of', k, '--threads', str(a.threads[0])] + [
+            f'--{n.replace("_", "-")}={getattr(a, n)}' for n in ('meta_batch', 'n_way', 'k_shot', 'q_query', 'inner_steps', 'inner_lr', 'seed')]
+        if a.first_order: cmd.append('--first-order')
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        try: out[k] = json.loads(r.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError): out[k] = None
+    return out
+
+
+def memory_of(a):
+    "The child of `peak_memory_mb`: the peak RSS rise (MiB) of one meta-iteration of path `a.memory_of` on toy tasks of the same shapes."
+    torch.set_num_threads(a.threads[0]); torch.manual_seed(a.seed)
+    net = omniglot_conv4(a.n_way)
+    tb = toy_tasks(a.meta_batch, a.n_way, a.k_shot, a.q_query, seed=a.seed)
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    fn = PATHS[a.memory_of]
+    _one_iteration(fn, a, net, params, tb); gc.collect()
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset the peak RSS (VmHWM)
+        base = _proc_status_kb('VmRSS')
+        _one_iteration(fn, a, net, params, tb)
+        print(json.dumps(round((_proc_status_kb('VmHWM') - base) / 1024, 1)))
+    except (OSError, TypeError): print('null')
+
+
 def paired_quartiles(ours, ref):
     "Lower and upper quartile of the per-round ratios ours/reference (each round times both back to back)."
     r = sorted(o / f for o, f in zip(ours, ref))
@@ -131,8 +189,10 @@ def main():
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--data', choices=['auto', 'omniglot', 'toy'], default='auto')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--memory-of', choices=list(PATHS), default=None, help=argparse.SUPPRESS)  # child process of peak_memory_mb
     a = p.parse_args()
     if a.threads is None: a.threads = sorted({torch.get_num_threads(), 1}, reverse=True)
+    if a.memory_of: return memory_of(a)
     device = get_device(a.device)
     torch.manual_seed(a.seed)
     net = omniglot_conv4(a.n_way)
@@ -163,9 +223,11 @@ def main():
               f"process CPU time {r['ours_cpu_s']:.4f} vs {r['reference_cpu_s']:.4f} s, ratio {r['cpu_ratio']:.3f}; "
               f"ours inside convolutions {r['ours_conv_s']:.4f} s: floor {r['conv_floor_ratio']:.3f}); "
               f"autograd path {r['autograd_s']:.4f} s/it, ratio {r['autograd_ratio']:.3f}", flush=True)
+    mem = peak_memory_mb(a, device, tb32, net, p32)
+    print("peak memory one meta-iteration adds (MiB): " + ", ".join(f"{k} {v}" for k, v in mem.items()))
     out = dict(runs[0], max_rel_grad_err=float(f"{err32:.3e}"), max_rel_grad_err_float64=float(f"{err64:.3e}"),
                autograd_max_rel_grad_err=float(f"{auto32:.3e}"), autograd_max_rel_grad_err_float64=float(f"{auto64:.3e}"),
-               by_threads={str(r['threads']): r for r in runs}, device=device.type,
+               peak_mb=mem, by_threads={str(r['threads']): r for r in runs}, device=device.type,
                device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine(),
                setting=dict(meta_batch=a.meta_batch, n_way=a.n_way, k_shot=a.k_shot, q_query=a.q_query, inner_steps=a.inner_steps,
                             inner_lr=a.inner_lr, order='first' if a.first_order else 'second', data=data, reps=a.reps),

@@ -1,0 +1,19 @@
+"""Smoke runs of the benchmark scripts at tiny budgets: they run, and their last line is the JSON they promise."""
+from pathlib import Path
+import json, os, subprocess, sys
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_maml_smoke():
+    cmd = [sys.executable, ROOT / 'benchmarks' / 'bench_maml.py', '--data', 'toy', '--reps', '2', '--warmup', '0',
+           '--threads', '1', '--inner-steps', '2']
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for k in ('ours_s', 'reference_s', 'ratio', 'autograd_s'): assert out[k] > 0, (k, out[k])
+    assert abs(out['ratio'] - out['ours_s'] / out['reference_s']) < 1e-3
+    assert out['max_rel_grad_err'] < 1e-4 and out['max_rel_grad_err_float64'] < 1e-10  # the issue's tolerance; float64: same math
+    assert out['setting']['inner_steps'] == 2 and out['setting']['data'] == 'toy'
+    assert sorted(out['peak_mb']) == ['autograd', 'ours', 'reference']
+    if sys.platform == 'linux': assert all(v > 0 for v in out['peak_mb'].values()), out['peak_mb']
