@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['METHODS', 'USES_LABELS', 'USES_GENERATOR', 'MIXES', 'META_TRAINED', 'BOOKKEEPING', 'GENERATOR_FIELDS', 'META_FIELDS',
-           'EVAL_SETTING', 'CSV_FIRST', 'arg', 'RunArgs', 'validate_args', 'project_root', 'git_commit',
+           'EVAL_SETTING', 'OUTPUT_DIRS', 'CSV_FIRST', 'arg', 'RunArgs', 'validate_args', 'project_root', 'git_commit',
            'describe_device', 'write_json', 'new_record', 'record_path', 'execute_run', 'record_failure', 'mean_ci95',
            'synthetic_run', 'generator_path', 'ensure_generator', 'generator_trainer', 'run_pipeline',
            'fixed_task_list', 'label_mask_for', 'load_data', 'train_generator', 'load_generator',
@@ -212,13 +212,19 @@ def project_root() -> Path:
     "The project folder (parent of the `ssml` package)."
     return Path(__file__).resolve().parents[1] if '__file__' in globals() else Path.cwd().resolve().parent
 
-def git_commit(root: str | Path | None = None  # a folder inside the git work tree; default: the project root
+OUTPUT_DIRS = ('figures', 'results', 'runs')  # top-level folders a reproduction writes into
+
+def git_commit(root: str | Path | None = None,  # a folder inside the git work tree; default: the project root
+               outputs: tuple = OUTPUT_DIRS  # top-level folders whose changes do not make the tree dirty
               ) -> dict:
-    "`{'commit': sha or 'unknown', 'dirty': bool}` of the project's git work tree."
+    "`{'commit': sha or 'unknown', 'dirty': bool}`: dirty when tracked files outside `outputs` differ from the commit."
     root = Path(root or project_root())
     try:
         sha = subprocess.run(['git', '-C', str(root), 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=10)
-        st = subprocess.run(['git', '-C', str(root), 'status', '--porcelain', '--untracked-files=no'], capture_output=True, text=True, timeout=10)
+        # the outputs are left out: redrawing figures or adding run records changes them, not the code that made them
+        spec = [':/'] + [f':(top,exclude){d}' for d in outputs]
+        st = subprocess.run(['git', '-C', str(root), 'status', '--porcelain', '--untracked-files=no', '--', *spec],
+                            capture_output=True, text=True, timeout=10)
         if sha.returncode: return {'commit': 'unknown', 'dirty': False}
         return {'commit': sha.stdout.strip(), 'dirty': bool(st.stdout.strip())}
     except (OSError, subprocess.SubprocessError): return {'commit': 'unknown', 'dirty': False}
