@@ -156,8 +156,17 @@ class XhCotangent(NamedTuple):
         M = self.xh.numel() // self.xh.shape[1]
         return self._replace(terms=self.terms + ((t, coef),), m1=self.m1 + coef * t_sum / M, m2=self.m2 + coef * t_xh_sum / M)
 
-def bn_relu_double_backward(u, a, b,  # cotangents of gx, ggamma, gbeta (each may be None)
-                            gz, x, gamma, y, mean, r, gbeta, ggamma  # the backward's saved tensors (r = invstd)
+def bn_relu_double_backward(u: torch.Tensor | None,  # cotangent of gx (None: zero)
+                            a: torch.Tensor | None,  # (C,) cotangent of ggamma (None: zero)
+                            b: torch.Tensor | None,  # (C,) cotangent of gbeta (None: zero)
+                            gz: torch.Tensor,  # the backward's gradient at the BatchNorm output, gy [y > 0]
+                            x: torch.Tensor,  # the BatchNorm input
+                            gamma: torch.Tensor,  # (C,) scale
+                            y: torch.Tensor,  # the ReLU output
+                            mean: torch.Tensor,  # (C,) batch mean of x
+                            r: torch.Tensor,  # (C,) inverse standard deviation (invstd)
+                            gbeta: torch.Tensor,  # (C,) the backward's gbeta = Σ gz
+                            ggamma: torch.Tensor  # (C,) the backward's ggamma = Σ gz xh
                            ) -> tuple:  # (cotangent of gy, cotangent of gamma, `XhCotangent`)
     "Reverse mode through the backward of relu(batch_norm(x)); the cotangent of x is `bn_input_cotangent` of the third output."
     # the backward, per channel over M values: xh = (x - mean) r, gz = gy [y > 0],
