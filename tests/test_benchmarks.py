@@ -16,4 +16,5 @@ def test_bench_maml_smoke():
     assert out['max_rel_grad_err'] < 1e-4 and out['max_rel_grad_err_float64'] < 1e-10  # the tolerance; float64: same math
     assert out['setting']['inner_steps'] == 2 and out['setting']['data'] == 'toy'
     assert sorted(out['peak_mb']) == ['autograd', 'ours', 'reference']
-    if sys.platform == 'linux': assert all(v > 0 for v in out['peak_mb'].values()), out['peak_mb']
+    if os.access('/proc/self/clear_refs', os.W_OK):  # Linux, where the peak RSS can be reset: a real measurement
+        assert all(v > 0 for v in out['peak_mb'].values()), out['peak_mb']
