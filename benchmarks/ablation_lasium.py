@@ -8,7 +8,7 @@ Example (from the project root):
       --model gan --variant n --sigma 0.5 --aug --minutes 3 > runs/ablation/gan_n05_aug.log 2>&1 &
 Re-running the same --name resumes the checkpointed training (runs/ablation/<name>/) and re-evaluates.
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, subprocess, sys, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,11 +20,11 @@ from ssml.core import seed_everything, load_checkpoint
 from ssml.data import load_omniglot
 from ssml.episodes import EpisodeSampler, TaskList
 from ssml.generative import load_generative
-from ssml.lasium import LasiumSampler
+from ssml.lasium import AugmentedSource, LasiumSampler
 from ssml.nets import omniglot_conv4
 from ssml.maml import MAML, ProtoNet
 from ssml.metatrain import meta_train, evaluate
-from ssml.ablation import AugmentedSource, task_diagnostics, load_records, records_table
+from ssml.ablation import task_diagnostics, load_records, records_table
 
 RUNS, RESULTS = ROOT / 'runs' / 'ablation', ROOT / 'results' / 'ablation'
 MODELS = {'gan': 'runs/generative/omniglot-gan/final.pt', 'vae': 'runs/generative/omniglot-vae/final.pt',

@@ -11,7 +11,7 @@ VAE anchors are encodings of the Omniglot training split (random images when the
 gives the full rate (latents + one decode call + TaskBatch) and the latents-only rate; the last line is one JSON
 object with every number.
 """
-import argparse, json, os, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 
 import torch

@@ -4,74 +4,18 @@
 
 # %% ../nbs/14_ablation.ipynb #160546cd
 from __future__ import annotations
-import json, math
+import json
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .core import TaskBatch, save_png_pdf
 from .lasium import class_distances
+from .lasium import random_affine, augment_tasks, AugmentedSource  # re-exported: defined in ssml.lasium
 
 # %% auto #0
-__all__ = ['AUG_DEFAULTS', 'TRANSFER_DEFAULTS', 'random_affine', 'augment_tasks', 'AugmentedSource', 'pixel_stats',
-           'embedding_diagnostics', 'task_diagnostics', 'load_records', 'records_table', 'plot_ablation',
-           'transfer_defaults']
-
-# %% ../nbs/14_ablation.ipynb #443c1ceb
-def random_affine(x: torch.Tensor,  # (n, C, H, W) images in [0, 1], ink bright on a zero background
-                  generator: torch.Generator | None = None,  # CPU generator for the transform parameters
-                  rotate: float = 15.,  # maximum rotation in degrees (uniform in ±rotate)
-                  shift: float = 0.1,  # maximum translation as a fraction of the image side (uniform in ±shift)
-                  scale: tuple = (0.8, 1.2),  # range of the isotropic zoom factor
-                  shear: float = 10.  # maximum shear in degrees (uniform in ±shear)
-                 ) -> torch.Tensor:  # (n, C, H, W) transformed images, zero where the image was moved away
-    "An independent random affine transform of each image (bilinear, zero padding)."
-    if x.dim() != 4: raise ValueError(f"x must be (n, C, H, W), got shape {tuple(x.shape)}")
-    if rotate < 0 or shift < 0 or shear < 0: raise ValueError(f"rotate, shift and shear must be >= 0, got {rotate}, {shift}, {shear}")
-    if len(scale) != 2 or not 0 < scale[0] <= scale[1]: raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {scale!r}")
-    n = x.shape[0]
-    u = lambda: torch.rand(n, generator=generator) * 2 - 1
-    th, sh = u() * math.radians(rotate), u() * math.radians(shear)
-    s = scale[0] + (scale[1] - scale[0]) * (u() + 1) / 2
-    t = torch.stack([u(), u()], 1) * 2 * shift  # affine_grid coordinates span [-1, 1]
-    c, si = torch.cos(th), torch.sin(th)
-    rot = torch.stack([torch.stack([c, -si], 1), torch.stack([si, c], 1)], 1)  # (n, 2, 2)
-    shm = torch.zeros(n, 2, 2); shm[:, 0, 0] = 1; shm[:, 1, 1] = 1; shm[:, 0, 1] = torch.tan(sh)
-    A = rot @ shm / s[:, None, None]  # grid maps output to input coordinates: inverse zoom
-    theta = torch.cat([A, t[:, :, None]], 2).to(x.device, x.dtype)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False).clamp_(0, 1)
-
-# %% ../nbs/14_ablation.ipynb #c4cb3254
-def augment_tasks(tb: TaskBatch,  # tasks to augment
-                  generator: torch.Generator | None = None,  # CPU generator for the transforms
-                  **affine  # `random_affine` settings (rotate, shift, scale, shear)
-                 ) -> TaskBatch:
-    "The same tasks with every support and query image transformed by its own `random_affine`."
-    B, NK = tb.support_x.shape[:2]
-    x = torch.cat([tb.support_x, tb.query_x], 1)
-    xa = random_affine(x.flatten(0, 1), generator, **affine).view_as(x)
-    return TaskBatch(xa[:, :NK].contiguous(), tb.support_y, xa[:, NK:].contiguous(), tb.query_y, tb.n_way, tb.source + '+aug')
-
-class AugmentedSource:
-    "A task source whose tasks are passed through `augment_tasks`; checkpointable like the source it wraps."
-    def __init__(self, source,  # callable `n_tasks -> TaskBatch` (e.g. a `LasiumSampler`)
-                 seed: int = 0,  # seeds the augmentation generator
-                 **affine  # `random_affine` settings
-                ):
-        if not callable(source): raise ValueError(f"source must be a callable n_tasks -> TaskBatch, got {type(source).__name__}")
-        self.source, self.affine, self.generator = source, affine, torch.Generator().manual_seed(int(seed))
-    def __call__(self, n_tasks: int) -> TaskBatch: return augment_tasks(self.source(n_tasks), self.generator, **self.affine)
-    sample = __call__
-    def state_dict(self) -> dict:
-        inner = self.source.state_dict() if hasattr(self.source, 'state_dict') else None
-        return {'generator': self.generator.get_state(), 'source': inner}
-    def load_state_dict(self, state: dict):
-        "Resume where `state_dict()` was taken."
-        self.generator.set_state(state['generator'])
-        if state.get('source') is not None: self.source.load_state_dict(state['source'])
+__all__ = ['AUG_DEFAULTS', 'TRANSFER_DEFAULTS', 'pixel_stats', 'embedding_diagnostics', 'task_diagnostics', 'load_records',
+           'records_table', 'plot_ablation', 'transfer_defaults']
 
 # %% ../nbs/14_ablation.ipynb #7891fa68
 def pixel_stats(x: torch.Tensor  # images (..., C, H, W) in [0, 1]

@@ -10,12 +10,11 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .core import TaskBatch, class_major_labels
 from .data import ImageSet
 from .episodes import EpisodeSampler, tasks_from_indices
-from .ablation import random_affine
+from .lasium import random_affine
 
 # %% auto #0
 __all__ = ['blocks_schedule', 'MixedTaskSource', 'ScratchLearner', 'umtra_augment', 'identity_augment', 'UmtraTaskSource',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #db9fa6d8
 from __future__ import annotations
-import argparse, dataclasses, json, os, subprocess, sys
+import argparse, dataclasses, json, subprocess, sys
 from pathlib import Path
 
 # %% auto #0

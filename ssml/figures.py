@@ -51,7 +51,7 @@ MIX_METHODS = ('ssml', 'ssml-ssg')
 SCHEMES = {'instances': 'X% of every class', 'classes': 'all of X% of classes', 'random': 'X% at random'}
 VARYING_OK = {'seed', 'label_fraction', 'scheme'}
 
-def _frame(store) -> 'pd.DataFrame':
+def _frame(store):  # -> pandas.DataFrame
     return (store if isinstance(store, ResultsStore) else ResultsStore(store)).frame()
 
 def _config_without(row, skip=VARYING_OK) -> tuple:
@@ -411,7 +411,7 @@ def make_figures(results_dir: str | Path = 'results',  # folder holding records/
                  published: str | Path | None = None  # published results CSV; default: configs/published.csv
                 ) -> dict[str, list[Path]]:
     "Draw and save every figure the results store supports; return {figure name: paths}."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     store = ResultsStore(results_dir)
     df = store.frame()
     df = df[df.status == 'ok'] if not df.empty else df

@@ -5,7 +5,7 @@
 # %% ../nbs/05_generative.ipynb #055eb044
 from __future__ import annotations
 import hashlib, math, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

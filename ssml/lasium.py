@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy.stats import chi2
 
 from .core import TaskBatch, class_major_labels, save_png_pdf
@@ -16,7 +17,8 @@ from .core import TaskBatch, class_major_labels, save_png_pdf
 # %% auto #0
 __all__ = ['REFERENCE_SQ_EPS', 'REFERENCE_LATENT_DIM', 'EPS_QUANTILE', 'LASIUM_DEFAULTS', 'VARIANTS', 'lasium_defaults',
            'default_eps', 'pool_eps', 'far_apart', 'gaussian_prior', 'sample_anchors', 'check_lasium_params',
-           'lasium_latents', 'model_device', 'encode_images', 'LasiumSampler', 'class_distances', 'plot_lasium_tasks']
+           'lasium_latents', 'model_device', 'encode_images', 'LasiumSampler', 'class_distances', 'random_affine',
+           'augment_tasks', 'AugmentedSource', 'plot_lasium_tasks']
 
 # %% ../nbs/06_lasium.ipynb #9016ba15
 REFERENCE_SQ_EPS, REFERENCE_LATENT_DIM = 246.09375, 128  # Omniglot GAN threshold (on squared distance) and latent size in the reference code
@@ -346,6 +348,60 @@ def class_distances(tb: TaskBatch  # tasks to measure
     within, between = D[same & off_diag].mean().item(), D[~same].mean().item()
     return dict(within=within, between=between, ratio=within / between)
 
+# %% ../nbs/06_lasium.ipynb #6f837a8e
+def random_affine(x: torch.Tensor,  # (n, C, H, W) images in [0, 1], ink bright on a zero background
+                  generator: torch.Generator | None = None,  # CPU generator for the transform parameters
+                  rotate: float = 15.,  # maximum rotation in degrees (uniform in ±rotate)
+                  shift: float = 0.1,  # maximum translation as a fraction of the image side (uniform in ±shift)
+                  scale: tuple = (0.8, 1.2),  # range of the isotropic zoom factor
+                  shear: float = 10.  # maximum shear in degrees (uniform in ±shear)
+                 ) -> torch.Tensor:  # (n, C, H, W) transformed images, zero where the image was moved away
+    "An independent random affine transform of each image (bilinear, zero padding)."
+    if x.dim() != 4: raise ValueError(f"x must be (n, C, H, W), got shape {tuple(x.shape)}")
+    if rotate < 0 or shift < 0 or shear < 0: raise ValueError(f"rotate, shift and shear must be >= 0, got {rotate}, {shift}, {shear}")
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1]: raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {scale!r}")
+    n = x.shape[0]
+    u = lambda: torch.rand(n, generator=generator) * 2 - 1
+    th, sh = u() * math.radians(rotate), u() * math.radians(shear)
+    s = scale[0] + (scale[1] - scale[0]) * (u() + 1) / 2
+    t = torch.stack([u(), u()], 1) * 2 * shift  # affine_grid coordinates span [-1, 1]
+    c, si = torch.cos(th), torch.sin(th)
+    rot = torch.stack([torch.stack([c, -si], 1), torch.stack([si, c], 1)], 1)  # (n, 2, 2)
+    shm = torch.zeros(n, 2, 2); shm[:, 0, 0] = 1; shm[:, 1, 1] = 1; shm[:, 0, 1] = torch.tan(sh)
+    A = rot @ shm / s[:, None, None]  # grid maps output to input coordinates: inverse zoom
+    theta = torch.cat([A, t[:, :, None]], 2).to(x.device, x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False).clamp_(0, 1)
+
+# %% ../nbs/06_lasium.ipynb #fb488761
+def augment_tasks(tb: TaskBatch,  # tasks to augment
+                  generator: torch.Generator | None = None,  # CPU generator for the transforms
+                  **affine  # `random_affine` settings (rotate, shift, scale, shear)
+                 ) -> TaskBatch:
+    "The same tasks with every support and query image transformed by its own `random_affine`."
+    B, NK = tb.support_x.shape[:2]
+    x = torch.cat([tb.support_x, tb.query_x], 1)
+    xa = random_affine(x.flatten(0, 1), generator, **affine).view_as(x)
+    return TaskBatch(xa[:, :NK].contiguous(), tb.support_y, xa[:, NK:].contiguous(), tb.query_y, tb.n_way, tb.source + '+aug')
+
+class AugmentedSource:
+    "A task source whose tasks are passed through `augment_tasks`; checkpointable like the source it wraps."
+    def __init__(self, source,  # callable `n_tasks -> TaskBatch` (e.g. a `LasiumSampler`)
+                 seed: int = 0,  # seeds the augmentation generator
+                 **affine  # `random_affine` settings
+                ):
+        if not callable(source): raise ValueError(f"source must be a callable n_tasks -> TaskBatch, got {type(source).__name__}")
+        self.source, self.affine, self.generator = source, affine, torch.Generator().manual_seed(int(seed))
+    def __call__(self, n_tasks: int) -> TaskBatch: return augment_tasks(self.source(n_tasks), self.generator, **self.affine)
+    sample = __call__
+    def state_dict(self) -> dict:
+        inner = self.source.state_dict() if hasattr(self.source, 'state_dict') else None
+        return {'generator': self.generator.get_state(), 'source': inner}
+    def load_state_dict(self, state: dict):
+        "Resume where `state_dict()` was taken."
+        self.generator.set_state(state['generator'])
+        if state.get('source') is not None: self.source.load_state_dict(state['source'])
+
 # %% ../nbs/06_lasium.ipynb #081771ac
 def plot_lasium_tasks(panels: dict,  # title -> `TaskBatch` (task `task` of each is drawn)
                       task: int = 0,  # which task of each batch
@@ -357,7 +413,6 @@ def plot_lasium_tasks(panels: dict,  # title -> `TaskBatch` (task `task` of each
     "A figure of generated tasks, one panel per entry of `panels`, rows = classes and columns = samples."
     import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
-    from pathlib import Path
     if not panels: raise ValueError("panels is empty: pass {title: TaskBatch}")
     items = list(panels.items())
     nrows = math.ceil(len(items) / ncols)

@@ -4,7 +4,6 @@
 
 # %% ../nbs/04_nets.ipynb #4c3e708f
 from __future__ import annotations
-import math
 from typing import NamedTuple
 
 import torch

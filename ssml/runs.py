@@ -529,7 +529,7 @@ def task_source(args: RunArgs, trainset, mask, model, device):
         generated = LasiumSampler(model, args.variant, args.n_way, args.k_shot, q, seed=args.seed, dataset=args.dataset,
                                   sigma=args.lasium_sigma or None)
         if args.augment:
-            from ssml.ablation import AugmentedSource
+            from ssml.lasium import AugmentedSource
             generated = AugmentedSource(generated, seed=args.seed)
     if args.method in MIXES:
         return mixed_source(generated, labeled, args.mix_ratio, args.mix_schedule, args.meta_steps, device,

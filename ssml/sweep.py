@@ -4,10 +4,10 @@
 
 # %% ../nbs/11_sweep.ipynb #67b275d4
 from __future__ import annotations
-import ast, dataclasses, itertools, json, os, sys, time, traceback, uuid
+import ast, dataclasses, itertools, os, time, traceback, uuid
 from pathlib import Path
 
-from .runs import (RunArgs, ResultsStore, execute_run, record_failure, generator_path, project_root, write_json)
+from .runs import (RunArgs, ResultsStore, execute_run, record_failure, generator_path, project_root)
 
 # %% auto #0
 __all__ = ['SWEEP_KEYS', 'EXPERIMENT_NOTEBOOKS', 'expand_grid', 'load_sweep', 'schedule_runs', 'run_sweep', 'experiments_dir',
