@@ -67,13 +67,18 @@ def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize()
 
 
+def _one_iteration(fn, a, net, params, tb):
+    "One meta-iteration of path `fn`: the meta-loss and its gradient w.r.t. fresh leaves of `params`."
+    ps = {k: v.detach().requires_grad_() for k, v in params.items()}
+    loss, _ = fn(net, ps, tb, a.inner_lr, a.inner_steps, a.first_order)
+    torch.autograd.grad(loss, list(ps.values()))
+
+
 def bench(a, threads, device, tb, net, params):
     torch.set_num_threads(threads)
     def once(fn):
-        ps = {k: v.detach().requires_grad_() for k, v in params.items()}
         sync(device); t, c = time.perf_counter(), time.process_time()
-        loss, _ = fn(net, ps, tb, a.inner_lr, a.inner_steps, a.first_order)
-        torch.autograd.grad(loss, list(ps.values()))
+        _one_iteration(fn, a, net, params, tb)
         sync(device)
         return time.perf_counter() - t, time.process_time() - c
     for _ in range(a.warmup):
@@ -118,12 +123,6 @@ def _proc_status_kb(field):
         if line.startswith(field + ':'): return int(line.split()[1])
 
 
-def _one_iteration(fn, a, net, params, tb):
-    ps = {k: v.detach().requires_grad_() for k, v in params.items()}
-    loss, _ = fn(net, ps, tb, a.inner_lr, a.inner_steps, a.first_order)
-    torch.autograd.grad(loss, list(ps.values()))
-
-
 def peak_memory_mb(a, device, tb, net, params):
     """Memory one meta-iteration (loss and meta-gradient) adds at its peak, per path, in MiB, after a warm-up iteration:
     on a GPU the allocator's peak above what was allocated before; on CPU (Linux) the rise of the peak resident set
@@ -147,6 +146,7 @@ def peak_memory_mb(a, device, tb, net, params):
         r = subprocess.run(cmd, env=env, capture_output=True, text=True)
         try: out[k] = json.loads(r.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError): out[k] = None
+        if r.returncode: print(f"peak memory of {k}: the measuring process failed:\n{r.stderr[-2000:]}", file=sys.stderr)
     return out
 
 

@@ -232,6 +232,7 @@ def maml_loss_fused(net: Conv4,  # the architecture (without pooling)
     "`maml_loss_batched` with the inner loop and the meta-gradient written out by hand (no autograd graph)."
     if not isinstance(net, Conv4) or net.pool: raise ValueError(f"maml_loss_fused needs a Conv4 without pooling, got {net!r}")
     for name in ('support_x', 'query_x'): nets.check_task_images(net, getattr(tb, name), f'tb.{name}')
+    if tb.n_way != net.n_out: raise ValueError(f"tasks are {tb.n_way}-way but the backbone's head has n_out={net.n_out} outputs")
     B = len(tb)
     g, bp = _Grouped(net, B), batched_params(net, params, B)
     P = [bp[k] for k in _fused_names(net)]
