@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ed35e8f3
 from __future__ import annotations
-import os, random, tempfile
+import contextlib, hashlib, json, math, os, random, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +12,40 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['seed_everything', 'get_device', 'rng_state', 'set_rng_state', 'save_checkpoint', 'load_checkpoint',
-           'class_major_labels', 'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record', 'task_from_record']
+__all__ = ['check_int', 'check_fraction', 'project_root', 'seed_everything', 'get_device', 'rng_state', 'set_rng_state',
+           'stream_seed', 'stream', 'seeded', 'save_checkpoint', 'load_checkpoint', 'write_json', 'class_major_labels',
+           'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record', 'task_from_record', 'mean_ci95', 'seed_interval']
+
+# %% ../nbs/00_core.ipynb #2121a434
+def check_int(name: str,  # the parameter's name, as the caller knows it
+              value,  # the value to check
+              lowest: int = 0  # the smallest allowed value
+             ) -> int:
+    "`value` as an int, or a `ValueError` naming `name` unless it is an int >= `lowest` (bools are not ints here)."
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise ValueError(f"{name} must be an int >= {lowest}, got {value!r}")
+    return int(value)
+
+def check_fraction(name: str,  # the parameter's name
+                   value,  # the value to check
+                   low_open: bool = False  # exclude 0
+                  ) -> float:
+    "`value` as a float, or a `ValueError` naming `name` unless it is a number in [0, 1] (or (0, 1])."
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    if not ok or not (0 < value <= 1 if low_open else 0 <= value <= 1):
+        raise ValueError(f"{name} must be a number in {'(0, 1]' if low_open else '[0, 1]'}, got {value!r}")
+    return float(value)
+
+def project_root(start: str | Path | None = None  # a folder to search upwards from; None: this package's checkout, else the working directory
+                ) -> Path:
+    "The project folder: the nearest folder at or above `start` holding `settings.ini` (default: the one holding the `ssml` package)."
+    if start is None:
+        pkg = Path(__file__).resolve().parents[1] if '__file__' in globals() else None
+        if pkg is not None and (pkg / 'settings.ini').is_file(): return pkg
+    start = Path(start or Path.cwd()).resolve()
+    for p in (start, *start.parents):
+        if (p / 'settings.ini').is_file(): return p
+    return start
 
 # %% ../nbs/00_core.ipynb #010fd0b8
 def seed_everything(seed: int  # seeds Python's `random`, NumPy and torch (CPU and CUDA)
@@ -51,6 +83,31 @@ def set_rng_state(state: dict,  # as returned by `rng_state`
     for g, s in zip(generators, state['generators']): g.set_state(s)
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
+# %% ../nbs/00_core.ipynb #3ce96bdd
+def stream_seed(seed: int,  # the run's seed
+                *names: str  # the component, e.g. 'learner-init' (several names nest: 'generator', 'train')
+               ) -> int:  # a seed in [0, 2**63)
+    "The seed of the random stream `names` of a run with seed `seed`: a hash of both, so streams never overlap."
+    check_int('seed', seed, 0)
+    key = json.dumps([int(seed), *map(str, names)]).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], 'little') >> 1
+
+def stream(seed: int,  # the run's seed
+           *names: str  # the component
+          ) -> torch.Generator:
+    "A CPU `torch.Generator` seeded with `stream_seed(seed, *names)`."
+    return torch.Generator().manual_seed(stream_seed(seed, *names))
+
+@contextlib.contextmanager
+def seeded(seed: int  # seeds Python's `random`, NumPy and torch's global generators inside the block
+          ):
+    "Run a block with the global generators seeded by `seed`, and restore their previous state afterwards."
+    st = rng_state()
+    try:
+        random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+        yield
+    finally: set_rng_state(st)
+
 # %% ../nbs/00_core.ipynb #04708126
 def save_checkpoint(obj,  # anything `torch.save` takes: state dicts, RNG states, step counters
                     path: str | Path  # destination file; parent folders are created
@@ -73,6 +130,20 @@ def load_checkpoint(path: str | Path,  # a file written by `save_checkpoint`
     if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
     try: return torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e: raise RuntimeError(f"checkpoint {path} could not be read ({e}); delete it to start afresh") from e
+
+# %% ../nbs/00_core.ipynb #d63288e7
+def write_json(obj,  # anything `json.dumps` takes (other values are written with `str`)
+               path: str | Path  # destination file; parent folders are created
+              ) -> Path:
+    "Write `obj` as indented JSON atomically (a unique temporary file, then a rename)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'w') as f: f.write(json.dumps(obj, indent=1, default=str) + '\n')
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
+    return path
 
 # %% ../nbs/00_core.ipynb #7e7071cf
 def class_major_labels(n_way: int,  # classes per task
@@ -166,3 +237,24 @@ def task_from_record(d: dict  # from `task_record` (or a dict with the same keys
     missing = {'support_x', 'support_y', 'query_x', 'query_y', 'n_way', 'source'} - set(d)
     if missing: raise ValueError(f"task record is missing {sorted(missing)}")
     return TaskBatch(d['support_x'].float() / 255, d['support_y'], d['query_x'].float() / 255, d['query_y'], d['n_way'], d['source'])
+
+# %% ../nbs/00_core.ipynb #2b731de3
+def mean_ci95(values  # per-task accuracies (any 1-d array-like, a tensor too)
+             ) -> tuple[float, float]:  # (mean, half-width of the 95% confidence interval)
+    "Mean and 95% confidence half-width `1.96 · std / sqrt(n)` over tasks (0 for a single value)."
+    v = np.asarray(values.detach().cpu() if torch.is_tensor(values) else values, dtype=np.float64).ravel()
+    if v.size == 0: raise ValueError("values must hold at least one number, got an empty sequence")
+    ci = 1.96 * v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else 0.0
+    return float(v.mean()), float(ci)
+
+def seed_interval(accuracies,  # one mean accuracy per seed
+                  task_ci95s  # the per-task 95% half-width of each of those runs
+                 ) -> tuple[float, float]:  # (mean over seeds, 95% half-width)
+    "Mean over seeds and a Student-t 95% half-width, never narrower than the mean per-task half-width."
+    from scipy import stats
+    a, c = np.asarray(accuracies, dtype=np.float64).ravel(), np.asarray(task_ci95s, dtype=np.float64).ravel()
+    if a.size == 0 or a.size != c.size:
+        raise ValueError(f"need one per-task ci95 per seed accuracy and at least one seed, got {a.size} accuracies and {c.size} ci95s")
+    half = float(c.mean())
+    if a.size > 1: half = max(half, float(stats.t.ppf(0.975, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size)))
+    return float(a.mean()), half
