@@ -11,113 +11,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .core import TaskBatch, class_major_labels
+from .core import TaskBatch, class_major_labels, check_int as _check_int
 from .data import ImageSet
 from .episodes import EpisodeSampler, tasks_from_indices
 from .lasium import random_affine
 
 # %% auto #0
-__all__ = ['blocks_schedule', 'MixedTaskSource', 'ScratchLearner', 'umtra_augment', 'identity_augment', 'UmtraTaskSource',
-           'cactus_labels', 'CactusTaskSource']
-
-# %% ../nbs/09_baselines.ipynb #9417143e
-def _owner(src):
-    "The object holding a source's random state: the source, or the object of a bound method; None if neither."
-    for o in (src, getattr(src, '__self__', None)):
-        if o is not None and hasattr(o, 'state_dict') and hasattr(o, 'load_state_dict'): return o
-    return None
-
-def _check_fraction(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {v!r}")
-    return float(v)
-
-def _check_int(name, v, lo):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
-    return int(v)
-
-def blocks_schedule(p: float,  # labeled fraction in [0, 1]
-                    n: int,  # meta-iterations to list
-                    block: int = 20  # meta-iterations per block
-                   ) -> list[str]:  # 'generated' or 'labeled' per meta-iteration 0..n-1
-    "The source of each of the first `n` meta-iterations under the blocks schedule."
-    p, block = _check_fraction('p', p), _check_int('block', block, 1)
-    n_lab = math.floor(p * block + 1e-9)
-    return ['labeled' if t % block >= block - n_lab else 'generated' for t in range(n)]
-
-class MixedTaskSource:
-    "SSML task source: generated and labeled tasks in blocks of meta-iterations or mixed in every meta-batch."
-    def __init__(self, generated,  # `n_tasks -> TaskBatch` of generated tasks (e.g. a `LasiumSampler`); None if never used
-                 labeled,  # `n_tasks -> TaskBatch` of labeled tasks (e.g. an `EpisodeSampler` with the label mask)
-                 schedule: str = 'blocks',  # 'blocks' (whole meta-batches from one source, by `p`) or 'ratio' (mixed batches)
-                 p: float | None = None,  # 'blocks': labeled fraction in [0, 1]
-                 ratio: float | Callable | None = None,  # 'ratio': generated fraction in [0, 1], or `t -> fraction`
-                 seed: int = 0,  # seeds the generator of the stochastic rounding ('ratio')
-                 block: int = 20,  # 'blocks': meta-iterations per block
-                 device=None  # where the served tasks are put; None: where the (first) source puts them
-                ):
-        if schedule not in ('blocks', 'ratio'): raise ValueError(f"schedule must be 'blocks' or 'ratio', got {schedule!r}")
-        if schedule == 'blocks':
-            if p is None: raise ValueError("schedule='blocks' needs p (the labeled fraction in [0, 1])")
-            if ratio is not None: raise ValueError(f"ratio is for schedule='ratio'; schedule='blocks' takes p (got ratio={ratio!r})")
-            self.p, self.ratio = _check_fraction('p', p), None
-        else:
-            if ratio is None: raise ValueError("schedule='ratio' needs ratio (the generated fraction in [0, 1], or t -> fraction)")
-            if p is not None: raise ValueError(f"p is for schedule='blocks'; schedule='ratio' takes ratio (got p={p!r})")
-            self.p, self.ratio = None, ratio if callable(ratio) else _check_fraction('ratio', ratio)
-        self.block = _check_int('block', block, 1)
-        self.n_labeled_per_block = math.floor(self.p * self.block + 1e-9) if schedule == 'blocks' else None
-        need_gen = schedule == 'ratio' or self.n_labeled_per_block < self.block
-        need_lab = schedule == 'ratio' or self.n_labeled_per_block > 0
-        for name, src, need in (('generated', generated, need_gen), ('labeled', labeled, need_lab)):
-            if need and not callable(src): raise ValueError(f"{name} must be a callable n_tasks -> TaskBatch, got {type(src).__name__}")
-        self.generated, self.labeled, self.schedule, self.device = generated, labeled, schedule, device
-        self.seed, self.generator, self.t = _check_int('seed', seed, 0), torch.Generator().manual_seed(int(seed)), 0
-
-    def current_ratio(self, t: int) -> float:
-        "The generated fraction at meta-iteration `t` ('ratio' schedule)."
-        return _check_fraction(f'ratio({t})', self.ratio(t)) if callable(self.ratio) else self.ratio
-
-    def n_generated(self, n_tasks: int) -> int:
-        "How many of the next meta-batch's `n_tasks` tasks are generated (advances the generator for 'ratio')."
-        if self.schedule == 'blocks':
-            return 0 if self.t % self.block >= self.block - self.n_labeled_per_block else n_tasks
-        r = self.current_ratio(self.t) * n_tasks
-        lo = math.floor(r + 1e-9)
-        extra = float(torch.rand((), generator=self.generator, dtype=torch.float64)) < r - lo
-        return min(n_tasks, lo + int(extra))
-
-    def __call__(self, n_tasks: int  # tasks in the meta-batch
-                ) -> TaskBatch:
-        "The next meta-batch."
-        n_tasks = _check_int('n_tasks', n_tasks, 1)
-        n_gen = self.n_generated(n_tasks)
-        parts = ([self.generated(n_gen)] if n_gen else []) + ([self.labeled(n_tasks - n_gen)] if n_tasks > n_gen else [])
-        self.t += 1
-        dev = self.device if self.device is not None else parts[0].support_x.device
-        parts = [b.to(dev) for b in parts]
-        return parts[0] if len(parts) == 1 else TaskBatch.cat(parts)
-
-    sample = __call__
-
-    def state_dict(self) -> dict:
-        "Meta-iterations served, the rounding generator and the wrapped sources' states."
-        return {'t': self.t, 'generator': self.generator.get_state(),
-                'sources': {k: o.state_dict() for k, s in (('generated', self.generated), ('labeled', self.labeled))
-                            if (o := _owner(s)) is not None}}
-
-    def load_state_dict(self, state: dict):
-        "Resume where `state_dict()` was taken."
-        self.t = int(state['t']); self.generator.set_state(state['generator'])
-        for k, s in (('generated', self.generated), ('labeled', self.labeled)):
-            o = _owner(s)
-            if o is not None and k in state['sources']: o.load_state_dict(state['sources'][k])
-
-    def __repr__(self):
-        mix = f"p={self.p} ({self.block - self.n_labeled_per_block} generated then {self.n_labeled_per_block} labeled per {self.block})" \
-              if self.schedule == 'blocks' else f"ratio={'<schedule>' if callable(self.ratio) else self.ratio} generated"
-        return f"MixedTaskSource({self.schedule}, {mix}, served {self.t} meta-batches)"
+__all__ = ['ScratchLearner', 'umtra_augment', 'identity_augment', 'UmtraTaskSource', 'toy_imageset', 'cactus_labels',
+           'CactusTaskSource']
 
 # %% ../nbs/09_baselines.ipynb #966b1be4
 class ScratchLearner(nn.Module):
@@ -249,6 +150,19 @@ class UmtraTaskSource(_SeededSource):
 
     def __repr__(self):
         return f"UmtraTaskSource({self.imageset.name!r}, {self.n_way}-way {self.k_shot}-shot {self.q_query}-query, augment={getattr(self.augment, '__name__', self.augment)})"
+
+# %% ../nbs/09_baselines.ipynb #6a2dd585
+def toy_imageset(n_classes: int = 30,  # classes
+                 per_class: int = 8,  # images per class
+                 size: int = 28,  # image side
+                 seed: int = 0,  # seeds the strokes
+                 name: str = 'toy'  # the ImageSet's name
+                ) -> ImageSet:
+    "A small synthetic `ImageSet` (random strokes per class plus noise) for tests and examples."
+    g = torch.Generator().manual_seed(seed)
+    proto = (torch.rand(n_classes, 1, 1, size, size, generator=g) < 0.15).float()
+    x = (proto + 0.3 * torch.rand(n_classes, per_class, 1, size, size, generator=g) > 0.9).to(torch.uint8) * 255
+    return ImageSet(x.flatten(0, 1), torch.arange(n_classes).repeat_interleave(per_class), [str(c) for c in range(n_classes)], name)
 
 # %% ../nbs/09_baselines.ipynb #00ac92c7
 def cactus_labels(embeddings,  # (n, d) unsupervised embeddings (tensor or array), e.g. VAE means

@@ -8,7 +8,7 @@ import argparse, dataclasses, json, subprocess, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['BENCHMARKS', 'CLIError', 'project_root', 'add_dataclass_args', 'parse_overrides', 'Parser', 'build_parser', 'main']
+__all__ = ['BENCHMARKS', 'CLIError', 'project_root', 'parse_run_args', 'parse_overrides', 'Parser', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb #5ff0d072
 class CLIError(Exception):
@@ -44,36 +44,22 @@ def _cmd_bench(a) -> int:
     return subprocess.call([sys.executable, str(script), *a.rest], cwd=project_root())
 
 # %% ../nbs/13_cli.ipynb #fd4172f2
-def add_dataclass_args(parser: argparse.ArgumentParser,  # where the flags go
-                       cls  # a dataclass whose fields carry `metadata['help']` (and optionally `metadata['choices']`)
-                      ):
-    "Add one `--field-name` flag per dataclass field, typed and defaulted from the field."
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kw = dict(dest=f.name, default=default, help=f.metadata.get('help', ''), choices=f.metadata.get('choices'))
-        if isinstance(default, bool): kw.update(type=_parse_bool, metavar='BOOL')
-        elif isinstance(default, (list, tuple)): kw.update(nargs='*', type=str)
-        else: kw.update(type=type(default))
-        kw['help'] = (kw['help'] + f" (default: {default!r})").replace('%', '%%')  # argparse %-formats help
-        parser.add_argument('--' + f.name.replace('_', '-'), **kw)
-
-def _parse_bool(s: str) -> bool:
-    if s.lower() in ('1', 'true', 'yes', 'on'): return True
-    if s.lower() in ('0', 'false', 'no', 'off'): return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
+def parse_run_args(argv: list[str]  # the flags after `ssml run`
+                  ):
+    "The `RunArgs` of `ssml run` flags (tyro; bad input exits with code 2 and a message naming the flag)."
+    import tyro
+    from ssml.config import RunArgs
+    return tyro.cli(RunArgs, args=argv, prog='ssml run')
 
 def _cmd_run(a) -> int:
-    from ssml.runs import RunArgs, execute_run, ResultsStore
-    fields = {f.name for f in dataclasses.fields(RunArgs)}
-    args = RunArgs(**{k: v for k, v in vars(a).items() if k in fields})
-    rec = execute_run(args)
+    from ssml.records import execute_run, ResultsStore
+    args = parse_run_args(a.rest)
+    rec = execute_run(args, verbose=True)
     ResultsStore(args.out_dir).rebuild_csv()
     print(f"run {rec['run_id']}: {rec['status']} in {rec['duration_s']:.1f}s -> {rec['record_path']}")
-    for m in rec.get('metrics', {}).get('evals', []):
-        print(f"  {m['n_way']}-way {m['k_shot']}-shot: {100*m['accuracy']:.2f} ± {100*m['ci95']:.2f}% ({m['n_tasks']} tasks)")
     print(json.dumps({k: rec[k] for k in ('run_id', 'status', 'config_hash', 'record_path')} | {'evals': rec['metrics'].get('evals', [])}))
     if rec['status'] != 'ok':
-        print(f"ssml: run failed: {rec['error']} (traceback in {rec['record_path']})", file=sys.stderr)
+        print(f"ssml: run {rec['status']}: {rec['error']} (see {rec['record_path']})", file=sys.stderr)
         return 1
     return 0
 
@@ -97,15 +83,15 @@ def _cmd_sweep(a) -> int:
         for r in runs: print(r.run_id(), json.dumps(r.short_dict()))
         print(json.dumps({'n_runs': len(runs)}))
         return 0
-    summary = run_sweep(runs, out_dir=a.out_dir or cfg['out_dir'], executor=a.executor or cfg['executor'],
-                        workers=a.workers or cfg['workers'], notebooks=a.notebooks)
+    summary = run_sweep(runs, out_dir=a.out_dir or cfg['out_dir'], executor='dask' if a.scheduler else (a.executor or cfg['executor']),
+                        workers=a.workers or cfg['workers'], notebooks=a.notebooks, scheduler=a.scheduler, stale=a.stale)
     print(json.dumps(summary))
     return 1 if summary['failed'] else 0
 
 def _cmd_reproduce(a) -> int:
     from ssml.sweep import reproduce
-    summary = reproduce(a.profile, executor=a.executor, workers=a.workers, out_dir=a.out_dir, fig_dir=a.fig_dir,
-                        overrides=parse_overrides(a.set))
+    summary = reproduce(a.profile, executor='dask' if a.scheduler else a.executor, workers=a.workers, out_dir=a.out_dir,
+                        fig_dir=a.fig_dir, overrides=parse_overrides(a.set), scheduler=a.scheduler, stale=a.stale)
     print(json.dumps(summary))
     return 1 if summary['failed'] else 0
 
@@ -137,30 +123,30 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument('rest', nargs=argparse.REMAINDER, help='arguments passed to the benchmark script')
     b.set_defaults(func=_cmd_bench)
 
-    r = sub.add_parser('run', help='one run; flags map 1:1 onto ssml.runs.RunArgs')
-    try:
-        from ssml.runs import RunArgs
-        add_dataclass_args(r, RunArgs)
-    except ImportError as e: r.set_defaults(_import_error=e)
+    r = sub.add_parser('run', help='one run; its flags are the fields of ssml.config.RunArgs (ssml run --help)', add_help=False)
+    r.add_argument('rest', nargs=argparse.REMAINDER, help='RunArgs flags, e.g. --method lasium --meta-steps 500')
     r.set_defaults(func=_cmd_run)
 
+
+    def sweep_flags(q, what):
+        q.add_argument('--executor', choices=('local', 'dask'), default=None, help=f"local processes or Dask (default: the {what}'s, else local)")
+        q.add_argument('--workers', type=int, default=None, help=f"runs at once (default: the {what}'s, else 1)")
+        q.add_argument('--scheduler', default=None, metavar='ADDRESS', help='a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask)')
+        q.add_argument('--stale', choices=('warn', 'rerun'), default='warn', help='ok records made by other code: keep them with a warning, or rerun them (default: warn)')
+        q.add_argument('--set', action='append', metavar='KEY=VALUE', help='set a RunArgs field on every run (repeatable), e.g. --set device=cuda')
     s = sub.add_parser('sweep', help='run a YAML grid of runs (skips completed ones)')
     s.add_argument('config', help='sweep YAML file (base: fields, grid: lists of values)')
-    s.add_argument('--executor', choices=('local', 'dask'), default=None, help="default: the file's, else local")
-    s.add_argument('--workers', type=int, default=None, help="parallel runs (default: the file's, else 1)")
     s.add_argument('--out-dir', default=None, help="results folder (default: the file's, else results)")
     s.add_argument('--notebooks', action='store_true', help='execute each run through the papermill experiment notebooks')
-    s.add_argument('--set', action='append', metavar='KEY=VALUE', help='set a RunArgs field on every run (repeatable), e.g. --set device=cuda')
+    sweep_flags(s, 'file')
     s.add_argument('--dry-run', action='store_true', help='list the expanded runs and exit')
     s.set_defaults(func=_cmd_sweep)
 
     rp = sub.add_parser('reproduce', help="run a profile's sweep through the experiment notebooks, then the figures")
     rp.add_argument('--profile', default='quick', help='configs/<profile>.yaml: smoke, quick or paper (default: quick)')
-    rp.add_argument('--executor', choices=('local', 'dask'), default=None)
-    rp.add_argument('--workers', type=int, default=None)
     rp.add_argument('--out-dir', default=None, help="results folder (default: the profile's)")
     rp.add_argument('--fig-dir', default=None, help="figures folder (default: the profile's)")
-    rp.add_argument('--set', action='append', metavar='KEY=VALUE', help='set a RunArgs field on every run (repeatable)')
+    sweep_flags(rp, 'profile')
     rp.set_defaults(func=_cmd_reproduce)
 
     f = sub.add_parser('figures', help='draw every figure from the results store')
@@ -173,12 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None  # command-line arguments without the program name; None reads `sys.argv`
         ) -> int:  # exit code: 0 ok, 1 a run failed, 2 bad input
     "Entry point of the `ssml` console script."
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    try: a = parser.parse_args(argv)
-    except SystemExit as e: return e.code if isinstance(e.code, int) else 2
+    if argv[:1] == ['run']: a = argparse.Namespace(func=_cmd_run, rest=argv[1:])  # tyro parses all of it, --help included
+    else:
+        try: a = parser.parse_args(argv)
+        except SystemExit as e: return e.code if isinstance(e.code, int) else 2
     try:
         if getattr(a, '_import_error', None): raise a._import_error
-        return a.func(a)
+        try: return a.func(a)
+        except SystemExit as e: return e.code if isinstance(e.code, int) else 2  # tyro: its message is printed
     except ModuleNotFoundError as e:
         if not (e.name or '').startswith('ssml'): raise
         print(f"ssml: error: {e.name} is not available in this install yet ({e})", file=sys.stderr)

@@ -4,15 +4,18 @@
 
 # %% ../nbs/11_sweep.ipynb #67b275d4
 from __future__ import annotations
-import ast, dataclasses, itertools, os, time, traceback, uuid
+import ast, dataclasses, difflib, itertools, os, sys, time, traceback, types, typing, uuid
 from pathlib import Path
 
-from .runs import (RunArgs, ResultsStore, execute_run, record_failure, generator_path, project_root)
+from .core import project_root
+from .config import RunArgs, field_docs, field_types
+from .records import ResultsStore, execute_run, record_failure, code_digest
+from .pipeline import generator_path
 
 # %% auto #0
-__all__ = ['SWEEP_KEYS', 'EXPERIMENT_NOTEBOOKS', 'expand_grid', 'load_sweep', 'schedule_runs', 'run_sweep', 'experiments_dir',
-           'parameters_source', 'sync_parameters_cells', 'check_parameters_cell', 'execute_notebook', 'run_notebooks',
-           'profile_path', 'reproduce']
+__all__ = ['SWEEP_KEYS', 'EXPERIMENT_NOTEBOOKS', 'IPYTHON_NAMES', 'expand_grid', 'load_sweep', 'schedule_runs', 'run_sweep',
+           'experiments_dir', 'parameters_source', 'notebook_args', 'sync_parameters_cells', 'check_parameters_cell',
+           'execute_notebook', 'run_notebooks', 'profile_path', 'reproduce']
 
 # %% ../nbs/11_sweep.ipynb #b72017e0
 SWEEP_KEYS = {'name', 'description', 'executor', 'workers', 'out_dir', 'base', 'grid', 'include'}
@@ -40,6 +43,8 @@ def expand_grid(config: dict,  # a parsed sweep file (see above)
     for inc in config.get('include') or []:
         if not isinstance(inc, dict): raise ValueError(f"{source}: include entries must be mappings, got {inc!r}")
         specs.append({**base, **inc})
+    if not specs or not (config.get('grid') or config.get('include') or config.get('base')):
+        raise ValueError(f"{source}: holds no runs (expected base:, grid: and/or include: with RunArgs fields)")
     runs, seen = [], set()
     for s in specs:
         try: a = RunArgs.from_dict({**s, **(overrides or {})})
@@ -54,8 +59,9 @@ def load_sweep(path: str | Path,  # a sweep YAML file
     import yaml
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"sweep file not found: {path}")
-    try: cfg = yaml.safe_load(path.read_text()) or {}
+    try: cfg = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e: raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not cfg: raise ValueError(f"{path}: the sweep file is empty (expected base:, grid: and/or include: with RunArgs fields)")
     runs = expand_grid(cfg, str(path), overrides)
     out_dir = str((overrides or {}).get('out_dir') or cfg.get('out_dir') or (runs[0].out_dir if runs else 'results'))
     return dict(name=cfg.get('name', path.stem), runs=runs, executor=cfg.get('executor', 'local'),
@@ -69,17 +75,21 @@ def _job(args_dict: dict, run_fn=None, notebooks: bool = False, threads: int | N
     "Execute one run (in a worker); return a short summary of its record."
     if threads: _init_worker(threads)
     args = RunArgs.from_dict(args_dict)
-    if threads and args.pipeline == 'full':
+    if threads:
         import torch; torch.set_num_threads(threads)
     rec = run_notebooks(args) if notebooks else execute_run(args, run_fn=run_fn)
-    return {k: rec.get(k) for k in ('run_id', 'config_hash', 'status', 'error', 'duration_s')}
+    return _summary(rec)
+
+def _summary(rec: dict) -> dict:
+    evals = (rec.get('metrics') or {}).get('evals') or [{}]
+    return {**{k: rec.get(k) for k in ('run_id', 'config_hash', 'status', 'error', 'duration_s')}, 'accuracy': evals[0].get('accuracy')}
 
 def schedule_runs(runs: list[RunArgs]  # the runs still to do
                  ) -> list[RunArgs]:
     "Order runs so parallel workers never queue behind one generator: first the run of each generator still to train, then runs needing none."
     first, free, rest, seen = [], [], [], set()
     for r in runs:
-        g = r.gen_hash() if r.pipeline == 'full' else None
+        g = r.gen_hash()
         if g is None or generator_path(r).exists(): free.append(r)
         elif g in seen: rest.append(r)
         else: seen.add(g); first.append(r)
@@ -89,34 +99,64 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
               out_dir: str | Path | None = None,  # results folder for every run; None: the first run's `out_dir`
               executor: str = 'local',  # 'local' or 'dask'
               workers: int = 1,  # parallel runs
-              run_fn=None,  # `run_fn(args) -> metrics`; None: `ssml.runs.run_pipeline`
+              run_fn=None,  # `run_fn(args) -> metrics`; None: `ssml.pipeline.run`
               notebooks: bool = False,  # run through the papermill experiment notebooks
-              client=None,  # a `dask.distributed.Client` (executor='dask'); None: a LocalCluster of `workers` processes
-              skip_completed: bool = True  # skip runs whose config hash has an 'ok' record
+              client=None,  # a `dask.distributed.Client` (executor='dask'); None: see `scheduler`
+              skip_completed: bool = True,  # skip runs whose config hash has an 'ok' record made by the current code
+              stale: str = 'warn',  # ok records made by other code: 'warn' (keep them, say so) or 'rerun'
+              scheduler: str | None = None,  # address of a running Dask scheduler (e.g. 'tcp://10.0.0.5:8786'); None: a LocalCluster
+              verbose: bool = True  # a line when each run starts and ends, with an estimate of what remains
              ) -> dict:
     "Execute the runs not yet completed; return counts and failures; rebuild `runs.csv`."
     if executor not in ('local', 'dask'): raise ValueError(f"executor must be 'local' or 'dask', got {executor!r}")
+    if stale not in ('warn', 'rerun'): raise ValueError(f"stale must be 'warn' or 'rerun', got {stale!r}")
+    if scheduler is not None and executor != 'dask': raise ValueError(f"scheduler={scheduler!r} needs executor='dask', got {executor!r}")
+    if not runs: raise ValueError("run_sweep got no runs")
     if not isinstance(workers, int) or workers < 1: raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     if notebooks and run_fn is not None: raise ValueError("notebooks=True runs the notebooks' own pipeline; pass run_fn=None")
-    out_dir = str(Path(out_dir or (runs[0].out_dir if runs else 'results')).resolve())
+    out_dir = str(Path(out_dir or runs[0].out_dir).resolve())
     runs = [r.replace(out_dir=out_dir) for r in runs]
+    from ssml.records import check_outputs
+    for key in {(r.data_root, r.work_dir) for r in runs}: check_outputs(runs[0].replace(data_root=key[0], work_dir=key[1]))
     store = ResultsStore(out_dir)
-    done = store.completed_hashes() if skip_completed else set()
+    done = store.done() if skip_completed else set()
+    hashes = {r.config_hash() for r in runs}
+    old = [r for r in store.stale() if r['config_hash'] in hashes and r['config_hash'] not in done]
+    if old and stale == 'warn':
+        done |= {r['config_hash'] for r in old}
+        print(f"warning: {len(old)} of these runs have ok records made by other code (code digest {old[0].get('code_digest')} "
+              f"!= {code_digest()} now), kept as they are; rerun them with stale='rerun' (ssml sweep/reproduce --stale rerun)",
+              file=sys.stderr, flush=True)
     todo = schedule_runs([r for r in runs if r.config_hash() not in done])
     t0, results = time.perf_counter(), []
+    if verbose: print(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) ({executor})", flush=True)
+    def collect(summary):
+        results.append(summary)
+        if verbose:
+            el = time.perf_counter() - t0
+            left = (len(todo) - len(results)) * el / len(results)
+            acc = summary.get('accuracy')
+            print(f"sweep: [{len(results)}/{len(todo)}] {summary['run_id']}: {summary['status']}"
+                  + (f", {100 * acc:.2f}%" if acc is not None else '') + f" ({summary['duration_s'] or 0:.0f} s); "
+                  f"about {left / 60:.0f} min left", flush=True)
     threads = max(1, (os.cpu_count() or 1) // workers)
     if executor == 'local' and workers == 1:
-        results = [_job(r.to_dict(), run_fn, notebooks) for r in todo]
+        for r in todo:
+            if verbose: print(f"sweep: [{len(results) + 1}/{len(todo)}] {r.run_id()}: starting", flush=True)
+            collect(_job(r.to_dict(), run_fn, notebooks))
     elif executor == 'local':
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_init_worker, initargs=(threads,)) as pool:
             futs = {pool.submit(_job, r.to_dict(), run_fn, notebooks, threads): r for r in todo}
-            for f in as_completed(futs): results.append(_collect(f, futs[f]))
+            for f in as_completed(futs): collect(_collect(f, futs[f]))
     else:
         from dask.distributed import Client, LocalCluster, as_completed
         own = client is None
-        if own:
+        if own and scheduler is not None:
+            client = Client(scheduler)
+            cluster = None
+        elif own:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                    env={'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)})
             client = Client(cluster)
@@ -124,10 +164,13 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
             # a fresh key per submission: a key reused by an earlier sweep on the same cluster can return that sweep's result
             futs = {client.submit(_job, r.to_dict(), run_fn, notebooks, threads, pure=False,
                                   key=f'ssml-{r.run_id()}-{uuid.uuid4().hex[:8]}'): r for r in todo}
-            for f in as_completed(list(futs)): results.append(_collect(f, futs[f]))
+            for f in as_completed(list(futs)): collect(_collect(f, futs[f]))
         finally:
-            if own: client.close(); cluster.close()
+            if own:
+                client.close()
+                if cluster is not None: cluster.close()
     failed = [r for r in results if r['status'] != 'ok']
+    if verbose: print(f"sweep: {len(results) - len(failed)} ok, {len(failed)} failed or truncated, in {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
     csv = store.rebuild_csv()
     return dict(total=len(runs), skipped=len(runs) - len(todo), ran=len(results), ok=len(results) - len(failed),
                 failed=len(failed), failed_runs=[(r['run_id'], r['error']) for r in failed],
@@ -138,7 +181,7 @@ def _collect(future, args: RunArgs) -> dict:
     try: return future.result()
     except Exception as e:
         rec = record_failure(args, f"worker failed: {type(e).__name__}: {e}", traceback.format_exc())
-        return {k: rec.get(k) for k in ('run_id', 'config_hash', 'status', 'error', 'duration_s')}
+        return _summary(rec)
 
 # %% ../nbs/11_sweep.ipynb #db63b0b6
 def experiments_dir() -> Path:
@@ -147,13 +190,40 @@ def experiments_dir() -> Path:
 
 EXPERIMENT_NOTEBOOKS = ('train_generator.ipynb', 'meta_train.ipynb', 'figures.ipynb')
 
+def _type_name(t) -> str:
+    "A field's type as a papermill annotation: `str`, `int`, `float | None`, ... (a Literal's choices go into its help)."
+    origin, targs = typing.get_origin(t), typing.get_args(t)
+    if origin is typing.Literal: return type(targs[0]).__name__
+    if origin is typing.Union: return f"Optional[{_type_name([a for a in targs if a is not type(None)][0])}]"
+    return getattr(t, '__name__', str(t))
+
 def parameters_source(cls=RunArgs) -> str:
-    "The source of a papermill `parameters` cell: one `name = default  # help` line per field of `cls`."
-    lines = [f"# Parameters: generated from ssml.runs.{cls.__name__} by ssml.sweep.sync_parameters_cells; do not edit by hand"]
+    "The source of a papermill `parameters` cell: one `name: type = default  # help` line per field of `cls`."
+    lines = [f"# Parameters: generated from ssml.config.{cls.__name__} by ssml.sweep.sync_parameters_cells; do not edit by hand"]
+    docs, types_ = field_docs(cls), field_types(cls)
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        lines.append(f"{f.name} = {default!r}  # {f.metadata.get('help', '')}")
+        t = types_[f.name]
+        help_ = docs[f.name] + (f" One of: {', '.join(map(str, typing.get_args(t)))}." if typing.get_origin(t) is typing.Literal else '')
+        if '=' in help_ or '#' in help_: raise ValueError(f"{cls.__name__}.{f.name}: its docstring must not hold '=' or '#' (papermill reads `name: type = value  # help`)")
+        tn = _type_name(t)
+        lines.append(f"{f.name}: {tn if tn.isidentifier() else repr(tn)} = {default!r}  # {help_}")  # quoted: not evaluated
     return '\n'.join(lines)
+
+IPYTHON_NAMES = {'In', 'Out', 'get_ipython', 'exit', 'quit', 'open'}
+
+def notebook_args(namespace: dict,  # the notebook's `globals()` after its parameters (and papermill's injected) cells
+                  cls=RunArgs
+                 ):
+    "The `RunArgs` of an experiment notebook's parameters, refusing a parameter that is no field (papermill only warns about one)."
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(k for k, v in namespace.items() if not k.startswith('_') and k not in IPYTHON_NAMES and k not in names
+                     and not isinstance(v, (types.ModuleType, type)) and not callable(v))
+    if unknown:
+        hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+        raise ValueError("unknown parameter(s) " + ', '.join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else '') for k, h in hints.items())
+                         + f"; the parameters are the fields of ssml.config.{cls.__name__}")
+    return cls.from_dict({k: namespace[k] for k in names})
 
 def _parameters_cell(nb, path):
     cells = [c for c in nb.cells if 'parameters' in c.get('metadata', {}).get('tags', [])]
@@ -176,14 +246,16 @@ def check_parameters_cell(path) -> dict:
     import nbformat
     nb = nbformat.read(path, as_version=4)
     tree = ast.parse(_parameters_cell(nb, path).source)
-    found = {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body if isinstance(t, ast.Assign)}
+    found = {t.target.id: ast.literal_eval(t.value) for t in tree.body if isinstance(t, ast.AnnAssign)}
     want = RunArgs().to_dict()
     if list(found) != list(want) or found != want:
         diff = sorted(set(found) ^ set(want)) or [k for k in want if found.get(k) != want[k]]
         raise ValueError(f"{path}: parameters cell disagrees with RunArgs in {diff}; run ssml.sweep.sync_parameters_cells()")
     import papermill as pm  # papermill must parse every line too (it warns and drops lines it cannot read)
-    seen = set(pm.inspect_notebook(str(path)))
-    if seen != set(want): raise ValueError(f"{path}: papermill cannot parse the parameters {sorted(set(want) - seen)}")
+    seen = pm.inspect_notebook(str(path))
+    if set(seen) != set(want): raise ValueError(f"{path}: papermill cannot parse the parameters {sorted(set(want) - set(seen))}")
+    unknown = sorted(k for k, v in seen.items() if 'unknown' in str(v.get('inferred_type_name', '')).lower())
+    if unknown: raise ValueError(f"{path}: papermill infers no type for {unknown}")
     return found
 
 # %% ../nbs/11_sweep.ipynb #a331aaca
@@ -205,7 +277,9 @@ def execute_notebook(name: str,  # one of EXPERIMENT_NOTEBOOKS
 def run_notebooks(args: RunArgs) -> dict:
     "One run through the experiment notebooks (generator if missing, then meta-training); return its record."
     from filelock import FileLock
+    from ssml.records import check_outputs
     args = _absolute(args)
+    check_outputs(args)
     nb_dir = Path(args.out_dir)/'notebooks'
     try:
         if args.gen_kind is not None and not generator_path(args).exists():
@@ -232,14 +306,17 @@ def reproduce(profile: str = 'quick',  # a profile name (configs/<profile>.yaml)
               out_dir: str | None = None,  # results folder; default: the profile's
               fig_dir: str | None = None,  # figures folder; default: the profile's `fig_dir`
               overrides: dict | None = None,  # RunArgs fields set on every run (e.g. {'device': 'cuda'})
-              client=None  # a dask Client for executor='dask'
+              client=None,  # a dask Client for executor='dask'
+              scheduler: str | None = None,  # address of a running Dask scheduler (executor='dask')
+              stale: str = 'warn'  # ok records made by other code: 'warn' (keep) or 'rerun'
              ) -> dict:
     "Run a profile's sweep through the experiment notebooks, then the figures notebook."
     ov = {**(overrides or {}), **({'out_dir': out_dir} if out_dir else {}), **({'fig_dir': fig_dir} if fig_dir else {})}
     sw = load_sweep(profile_path(profile), ov)
     summary = run_sweep(sw['runs'], out_dir=sw['out_dir'], executor=executor or sw['executor'],
-                        workers=workers or sw['workers'], notebooks=True, client=client)
+                        workers=workers or sw['workers'], notebooks=True, client=client, scheduler=scheduler, stale=stale)
     fig_args = _absolute(sw['runs'][0].replace(out_dir=summary['out_dir'], name=''))
     out = Path(summary['out_dir'])/'notebooks'/f"figures-{sw['name']}.ipynb"
+    print(f"reproduce: drawing the figures of {summary['out_dir']} into {fig_args.fig_dir}", flush=True)
     execute_notebook('figures.ipynb', fig_args, out)
     return {**summary, 'figures_notebook': str(out), 'fig_dir': fig_args.fig_dir}
