@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .core import TaskBatch, class_major_labels
+from .core import TaskBatch, class_major_labels, seeded
 from .data import ImageSet
 from .episodes import EpisodeSampler, tasks_from_indices
 from .lasium import random_affine
@@ -134,18 +134,16 @@ class ScratchLearner(nn.Module):
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0: raise ValueError(f"lr must be a number > 0, got {lr!r}")
         self.factory, self.lr, self.steps = backbone_factory, float(lr), _check_int('steps', steps, 0)
         self.seed, self.eval_chunk = _check_int('seed', seed, 0), _check_int('eval_chunk', eval_chunk, 1)
-        self.model = backbone_factory(_check_int('n_way', n_way, 1))  # template: architecture and device
+        with seeded(self.seed * 1_000_003): self.model = backbone_factory(_check_int('n_way', n_way, 1))  # template: architecture and device
 
     def init_params(self, n_way: int,  # head size
                     n_tasks: int,  # B
                     first: int = 0  # index of the first initialisation
                    ) -> tuple[dict, nn.Module]:  # (name -> (B, *shape) initial parameters, a network of that architecture)
-        "Initialisations `first .. first+B-1`: number b is the network the factory builds under torch seed `seed·1000003 + b`."
+        "Initialisations `first .. first+B-1`: number b is the network the factory builds under `ssml.core.seeded(seed·1000003 + b)`."
         nets = []
         for b in range(first, first + n_tasks):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed * 1_000_003 + b)
-                nets.append(self.factory(n_way))
+            with seeded(self.seed * 1_000_003 + b): nets.append(self.factory(n_way))  # the caller's generators are restored after
         dev = next(self.model.parameters()).device
         return {k: torch.stack([dict(n.named_parameters())[k].detach() for n in nets]).to(dev) for k, _ in nets[0].named_parameters()}, nets[0].to(dev)
 
