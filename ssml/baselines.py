@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .core import TaskBatch, class_major_labels, check_int as _check_int
+from .core import TaskBatch, class_major_labels, check_int, seeded
 from .data import ImageSet
 from .episodes import EpisodeSampler, tasks_from_indices
 from .lasium import random_affine
@@ -33,20 +33,18 @@ class ScratchLearner(nn.Module):
         super().__init__()
         if not callable(backbone_factory): raise ValueError(f"backbone_factory must be a callable n_way -> nn.Module, got {type(backbone_factory).__name__}")
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0: raise ValueError(f"lr must be a number > 0, got {lr!r}")
-        self.factory, self.lr, self.steps = backbone_factory, float(lr), _check_int('steps', steps, 0)
-        self.seed, self.eval_chunk = _check_int('seed', seed, 0), _check_int('eval_chunk', eval_chunk, 1)
-        self.model = backbone_factory(_check_int('n_way', n_way, 1))  # template: architecture and device
+        self.factory, self.lr, self.steps = backbone_factory, float(lr), check_int('steps', steps, 0)
+        self.seed, self.eval_chunk = check_int('seed', seed, 0), check_int('eval_chunk', eval_chunk, 1)
+        with seeded(self.seed * 1_000_003): self.model = backbone_factory(check_int('n_way', n_way, 1))  # template: architecture and device
 
     def init_params(self, n_way: int,  # head size
                     n_tasks: int,  # B
                     first: int = 0  # index of the first initialisation
                    ) -> tuple[dict, nn.Module]:  # (name -> (B, *shape) initial parameters, a network of that architecture)
-        "Initialisations `first .. first+B-1`: number b is the network the factory builds under torch seed `seed·1000003 + b`."
+        "Initialisations `first .. first+B-1`: number b is the network the factory builds under `ssml.core.seeded(seed·1000003 + b)`."
         nets = []
         for b in range(first, first + n_tasks):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed * 1_000_003 + b)
-                nets.append(self.factory(n_way))
+            with seeded(self.seed * 1_000_003 + b): nets.append(self.factory(n_way))  # the caller's generators are restored after
         dev = next(self.model.parameters()).device
         return {k: torch.stack([dict(n.named_parameters())[k].detach() for n in nets]).to(dev) for k, _ in nets[0].named_parameters()}, nets[0].to(dev)
 
@@ -72,7 +70,7 @@ class ScratchLearner(nn.Module):
                        inner_steps: int | None = None  # SGD steps; None: `steps`
                       ) -> torch.Tensor:  # (B,) query accuracy per task
         "Query accuracy of each task after training a fresh network on its support set."
-        steps = self.steps if inner_steps is None else _check_int('inner_steps', inner_steps, 0)
+        steps = self.steps if inner_steps is None else check_int('inner_steps', inner_steps, 0)
         with torch.enable_grad():
             return torch.cat([self._accuracy(tb[i:i + self.eval_chunk], steps, i) for i in range(0, len(tb), self.eval_chunk)])
 
@@ -119,19 +117,19 @@ class UmtraTaskSource(_SeededSource):
                  seed: int = 0,  # seeds the source's generator (images and augmentation)
                  device=None  # where tasks are built; None: the imageset's device
                 ):
-        self.n_way, self.k_shot, self.q_query = (_check_int(n, v, 1) for n, v in (('n_way', n_way), ('k_shot', k_shot), ('q_query', q_query)))
+        self.n_way, self.k_shot, self.q_query = (check_int(n, v, 1) for n, v in (('n_way', n_way), ('k_shot', k_shot), ('q_query', q_query)))
         if len(imageset) < self.n_way:
             raise ValueError(f"n_way={self.n_way} distinct images are needed per task but {imageset.name!r} has {len(imageset)}")
         self.augment = umtra_augment if augment is None else augment
         if not callable(self.augment): raise ValueError(f"augment must be a callable (x, generator) -> x, got {type(augment).__name__}")
-        self.imageset, self.seed = imageset, _check_int('seed', seed, 0)
+        self.imageset, self.seed = imageset, check_int('seed', seed, 0)
         self.images = imageset.images if device is None else imageset.images.to(device)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.source = f'umtra:{imageset.name}'
 
     def sample_indices(self, n_tasks: int) -> torch.Tensor:
         "(B, N) distinct random image indices per task."
-        B, n = _check_int('n_tasks', n_tasks, 1), len(self.images)
+        B, n = check_int('n_tasks', n_tasks, 1), len(self.images)
         return torch.multinomial(torch.ones(B, n), self.n_way, replacement=False, generator=self.generator)
 
     def sample(self, n_tasks: int  # tasks B
@@ -177,9 +175,9 @@ def cactus_labels(embeddings,  # (n, d) unsupervised embeddings (tensor or array
     from sklearn.cluster import KMeans, MiniBatchKMeans
     z = np.asarray(embeddings.detach().cpu() if torch.is_tensor(embeddings) else embeddings, dtype=np.float64)
     if z.ndim != 2 or not np.isfinite(z).all(): raise ValueError(f"embeddings must be a finite (n, d) array, got shape {z.shape}")
-    n_clusters, n_partitions, seed = _check_int('n_clusters', n_clusters, 2), _check_int('n_partitions', n_partitions, 1), _check_int('seed', seed, 0)
+    n_clusters, n_partitions, seed = check_int('n_clusters', n_clusters, 2), check_int('n_partitions', n_partitions, 1), check_int('seed', seed, 0)
     if n_clusters > len(z): raise ValueError(f"n_clusters={n_clusters} exceeds the number of embeddings ({len(z)})")
-    n_init = (10 if n_partitions == 1 else 1) if n_init is None else _check_int('n_init', n_init, 1)
+    n_init = (10 if n_partitions == 1 else 1) if n_init is None else check_int('n_init', n_init, 1)
     rng = np.random.default_rng(seed)
     out = []
     for p in range(n_partitions):
@@ -199,13 +197,13 @@ class CactusTaskSource(_SeededSource):
                  seed: int = 0,  # seeds the source's generator (partitions, clusters, images)
                  device=None  # where tasks are built; None: the imageset's device
                 ):
-        self.n_way, self.k_shot, self.q_query = (_check_int(n, v, 1) for n, v in (('n_way', n_way), ('k_shot', k_shot), ('q_query', q_query)))
+        self.n_way, self.k_shot, self.q_query = (check_int(n, v, 1) for n, v in (('n_way', n_way), ('k_shot', k_shot), ('q_query', q_query)))
         pl = torch.as_tensor(pseudo_labels)
         if pl.dim() == 1: pl = pl[None]
         if pl.dim() != 2 or pl.shape[1] != len(imageset) or pl.dtype not in (torch.int64, torch.int32) or (pl.numel() and pl.min() < 0):
             raise ValueError(f"pseudo_labels must be (n,) or (P, n) non-negative ints with n = {len(imageset)} images of "
                              f"{imageset.name!r}, got {pl.dtype} {tuple(pl.shape)}")
-        self.pseudo_labels, self.imageset, self.seed = pl.long(), imageset, _check_int('seed', seed, 0)
+        self.pseudo_labels, self.imageset, self.seed = pl.long(), imageset, check_int('seed', seed, 0)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.samplers, kq = [], self.k_shot + self.q_query
         for p, lab in enumerate(self.pseudo_labels):
@@ -228,7 +226,7 @@ class CactusTaskSource(_SeededSource):
 
     def sample_indices(self, n_tasks: int) -> torch.Tensor:
         "(B, N, K + Q) image indices of the next tasks, support first; each task from a random partition."
-        B = _check_int('n_tasks', n_tasks, 1)
+        B = check_int('n_tasks', n_tasks, 1)
         part = torch.randint(self.n_partitions, (B,), generator=self.generator)
         idx = torch.empty(B, self.n_way, self.k_shot + self.q_query, dtype=torch.int64)
         for p in torch.unique(part).tolist():

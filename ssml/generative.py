@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_generative.ipynb #055eb044
 from __future__ import annotations
-import hashlib, math, time
+import hashlib, math, signal, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,14 +15,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .core import seed_everything, rng_state, set_rng_state, save_checkpoint, load_checkpoint, get_device, save_png_pdf
+from .core import seeded, rng_state, set_rng_state, save_checkpoint, load_checkpoint, get_device, save_png_pdf
 
 # %% auto #0
 __all__ = ['MODELS', 'size_chain', 'Generator', 'conv_trunk', 'Discriminator', 'GAN', 'VAE', 'SSGAN', 'FeatureNet', 'make_model',
            'mode_seeking_loss', 'gan_d_loss', 'gan_g_loss', 'vae_loss', 'gan_step', 'vae_step', 'features_step',
-           'make_optimizers', 'TrainingDiverged', 'TrainResult', 'epoch_order', 'train_generative', 'load_generative',
-           'frechet_distance', 'image_features', 'sample_images', 'feature_net', 'fd_score', 'image_grid',
-           'save_image_panels']
+           'make_optimizers', 'TrainingDiverged', 'TrainResult', 'epoch_order', 'deferred_interrupt',
+           'train_generative', 'load_generative', 'frechet_distance', 'image_features', 'sample_images', 'feature_net',
+           'fd_score', 'image_grid', 'save_image_panels']
 
 # %% ../nbs/05_generative.ipynb #d2d89ac6
 def _check_int(name, value, lowest):
@@ -378,8 +378,9 @@ class TrainResult:
     "What `train_generative` returns."
     model: nn.Module  # the trained model, in eval mode
     step: int  # optimisation steps done, over all sessions of the run
-    done: bool  # the budget is spent (False when stopped by `stop_after` or an interrupt)
+    done: bool  # the step/epoch budget is spent (False when stopped by `minutes`, `stop_after` or an interrupt)
     stop_reason: str  # 'steps', 'minutes' or 'stop_after'
+    truncated: bool  # the `minutes` safety cap stopped the run before its step/epoch budget
     elapsed_s: float  # training seconds over all sessions
     epoch_seconds: list  # seconds of each completed epoch
     history: list  # one dict of mean losses (and 'epoch', 'step', 'seconds') per completed epoch
@@ -408,6 +409,19 @@ def _as_images(data, labels):
             raise ValueError(f"labels must have shape ({len(images)},) like the images, got {tuple(labels.shape)}")
     return images, labels
 
+def _check_split(data):
+    "Refuse a whole dataset, or an image set that is not a training split (both may hold evaluation classes)."
+    if hasattr(data, 'splits') and callable(getattr(data, 'split', None)):
+        raise ValueError(f"data is the whole dataset {getattr(data, 'name', '')!r} (splits {sorted(data.splits)}), its evaluation "
+                         "classes included: pass dataset.split('train'), or split_check=False if you know these images "
+                         "hold no evaluation classes")
+    if hasattr(data, 'images') and not isinstance(data, torch.Tensor):
+        name = str(getattr(data, 'name', '') or '')
+        if name.rsplit('/', 1)[-1] != 'train':
+            raise ValueError(f"data is the image set {name!r}, not a training split (a name ending in '/train', as given by "
+                             "dataset.split('train')): pass the training split, or split_check=False if you know these "
+                             "images hold no evaluation classes")
+
 def _to_float(x): return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 def _fingerprint(*tensors):
@@ -420,13 +434,34 @@ def _fingerprint(*tensors):
 def _finite(model):
     return all(torch.isfinite(p).all() for p in model.parameters())
 
+# %% ../nbs/05_generative.ipynb #92d716d5
+class deferred_interrupt:
+    "Context manager: in the block a first Ctrl-C (SIGINT) only sets `requested`; a second one interrupts at once."
+    def __init__(self, message: str = 'finishing this step'):  # what the first Ctrl-C prints it will do before stopping
+        self.message, self.requested, self._old = message, False, None
+
+    def _handle(self, signum, frame):
+        if self.requested: raise KeyboardInterrupt
+        self.requested = True
+        print(f"\nCtrl-C: {self.message}, then stopping (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        # only the main thread may set handlers; a handler someone else installed is left alone
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None: signal.signal(signal.SIGINT, self._old); self._old = None
+        return False
+
 # %% ../nbs/05_generative.ipynb #08619a65
 def train_generative(kind: str,  # 'gan', 'vae', 'ssgan' or 'features' (the Fréchet-distance classifier)
-                     data,  # an `ImageSet` (uint8 images (N, C, H, W), labels) or an image tensor
+                     data,  # a training split (`dataset.split('train')`, an `ImageSet`) or an image tensor
                      run_dir: str | Path,  # checkpoints go here; a `last.pt` there is resumed
                      epochs: int | None = None,  # budget in epochs
                      steps: int | None = None,  # budget in optimisation steps
-                     minutes: float | None = None,  # budget in minutes of training, summed over sessions
+                     minutes: float | None = None,  # safety cap on training minutes (summed over sessions); a stop by it is `truncated`
                      batch_size: int = 128,  # images per step
                      lr: float | None = None,  # Adam learning rate (default 2e-4 for GANs, 1e-3 otherwise)
                      betas: tuple | None = None,  # Adam betas (default (0.5, 0.999) for GANs, (0.9, 0.999) otherwise)
@@ -445,17 +480,19 @@ def train_generative(kind: str,  # 'gan', 'vae', 'ssgan' or 'features' (the Fré
                      device: str | None = 'cpu',  # where to train
                      progress: bool = True,  # show a tqdm bar and per-epoch lines
                      callback: Callable | None = None,  # called as callback(step, model, losses) after each step
-                     stop_after: int | None = None  # stop (and checkpoint) once this many steps are done
+                     stop_after: int | None = None,  # stop (and checkpoint) once this many steps are done
+                     split_check: bool = True  # refuse data that may hold evaluation classes; False: "I know these images are not evaluation classes"
                     ) -> TrainResult:
     "Train (or resume training) a generative model or the FD feature classifier on `data`, checkpointing to `run_dir`."
     if kind not in MODELS: raise ValueError(f"kind must be one of {sorted(MODELS)}, got {kind!r}")
+    if split_check: _check_split(data)
     images, labels = _as_images(data, labels)
     n, channels, image_size = len(images), images.shape[1], images.shape[2]
     _check_int('batch_size', batch_size, 1); _check_int('ckpt_every', ckpt_every, 1); _check_int('seed', seed, 0)
     _check_int('labeled_batch', labeled_batch, 1)
     if batch_size > n: raise ValueError(f"batch_size={batch_size} is larger than the data ({n} images)")
-    if epochs is None and steps is None and minutes is None:
-        raise ValueError("give a budget: epochs, steps and/or minutes")
+    if epochs is None and steps is None:
+        raise ValueError(f"give a budget: epochs and/or steps (minutes={minutes!r} is only a safety cap)")
     for name, v in (('epochs', epochs), ('steps', steps)):
         if v is not None: _check_int(name, v, 1)
     if minutes is not None and not minutes > 0: raise ValueError(f"minutes must be > 0, got {minutes!r}")
@@ -487,99 +524,102 @@ def train_generative(kind: str,  # 'gan', 'vae', 'ssgan' or 'features' (the Fré
     if kind == 'vae': settings['beta'] = beta
     if kind == 'ssgan': settings.update(cls_weight=cls_weight, labeled_batch=labeled_batch)
 
-    seed_everything(seed)
-    model = make_model(kind, **config)
-    if kind == 'ssgan' and mask is not None and conditional:
-        model.labeled_classes.copy_(torch.bincount(labels[mask], minlength=n_classes) > 0)
-    noise = torch.Generator().manual_seed(seed)
-    opts = make_optimizers(model, lr, betas)
-    st = dict(step=0, elapsed=0., epoch_seconds=[], history=[], acc={'seconds': 0., 'n': 0, 'sums': {}})
-    run_dir = Path(run_dir); last, final = run_dir / 'last.pt', run_dir / 'final.pt'
-    if last.is_file():
-        ck = load_checkpoint(last)
-        saved = ck['settings']
-        diff = '; '.join(f"{k}: saved {saved.get(k)!r}, now {v!r}" for k, v in settings.items() if saved.get(k) != v)
-        if diff:
-            raise ValueError(f"{last} holds a run with other settings ({diff}); "
-                             "run with the same settings to resume, or use another run_dir")
-        model.load_state_dict(ck['model'])
-        for k, o in opts.items(): o.load_state_dict(ck['opts'][k])
-        set_rng_state(ck['rng'], noise)
-        st = ck['state']
-    dev = get_device(device); model.to(dev).train()
-    for o in opts.values():  # optimizer state follows the model to `dev`
-        for s in o.state.values():
-            for k, v in s.items():
-                if torch.is_tensor(v) and k != 'step': s[k] = v.to(dev)
+    # the model's initialisation draws from the global generators, seeded by `seed` for this block only; the caller's
+    # generator states are restored afterwards, so neither the result nor the caller depends on what ran before
+    with seeded(seed), deferred_interrupt('finishing this step and writing last.pt') as intr:
+        model = make_model(kind, **config)
+        if kind == 'ssgan' and mask is not None and conditional:
+            model.labeled_classes.copy_(torch.bincount(labels[mask], minlength=n_classes) > 0)
+        noise = torch.Generator().manual_seed(seed)
+        opts = make_optimizers(model, lr, betas)
+        st = dict(step=0, elapsed=0., epoch_seconds=[], history=[], acc={'seconds': 0., 'n': 0, 'sums': {}})
+        run_dir = Path(run_dir); last, final = run_dir / 'last.pt', run_dir / 'final.pt'
+        if last.is_file():
+            ck = load_checkpoint(last)
+            saved = ck['settings']
+            diff = '; '.join(f"{k}: saved {saved.get(k)!r}, now {v!r}" for k, v in settings.items() if saved.get(k) != v)
+            if diff:
+                raise ValueError(f"{last} holds a run with other settings ({diff}); "
+                                 "run with the same settings to resume, or use another run_dir")
+            model.load_state_dict(ck['model'])
+            for k, o in opts.items(): o.load_state_dict(ck['opts'][k])
+            set_rng_state(ck['rng'], noise)
+            st = ck['state']
+        dev = get_device(device); model.to(dev).train()
+        for o in opts.values():  # optimizer state follows the model to `dev`
+            for s in o.state.values():
+                for k, v in s.items():
+                    if torch.is_tensor(v) and k != 'step': s[k] = v.to(dev)
 
-    def save(path=last, done=False):
-        if not _finite(model):
-            raise TrainingDiverged(f"parameters are not finite at step {st['step']}; kept the last good checkpoint {last}")
-        save_checkpoint(dict(kind=kind, config=config, settings=settings, model=model.state_dict(),
-                             opts={k: o.state_dict() for k, o in opts.items()}, rng=rng_state(noise), state=st,
-                             done=done), path)
+        def save(path=last, done=False):
+            if not _finite(model):
+                raise TrainingDiverged(f"parameters are not finite at step {st['step']}; kept the last good checkpoint {last}")
+            save_checkpoint(dict(kind=kind, config=config, settings=settings, model=model.state_dict(),
+                                 opts={k: o.state_dict() for k, o in opts.items()}, rng=rng_state(noise), state=st,
+                                 done=done), path)
 
-    spe = n // batch_size
-    total = steps if steps is not None else (epochs * spe if epochs is not None else math.inf)
-    if epochs is not None and steps is not None: total = min(steps, epochs * spe)
-    lab_idx = mask.nonzero().squeeze(1) if mask is not None else torch.arange(n)
-    order_epoch, order = None, None
-    saved_at = st['step'] if last.is_file() else -1
-    bar = tqdm(total=None if math.isinf(total) else total, initial=st['step'], disable=not progress,
-               desc=f"{kind} {run_dir.name}", mininterval=2)
-    reason, between = None, True  # `between`: not inside a step, so the state is consistent
-    try:
-        while True:
-            if st['step'] >= total: reason = 'steps'; break
-            if minutes is not None and st['elapsed'] >= minutes * 60: reason = 'minutes'; break
-            if stop_after is not None and st['step'] >= stop_after: reason = 'stop_after'; break
-            t0, between = time.perf_counter(), False
-            epoch, b = divmod(st['step'], spe)
-            if order_epoch != epoch: order, order_epoch = epoch_order(n, seed, epoch), epoch
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            x = _to_float(images[idx]).to(dev)
-            if kind == 'vae': out = vae_step(model, opts, x, noise, beta)
-            elif kind == 'features': out = features_step(model, opts, x, labels[idx].to(dev))
-            else:
-                lab = None
-                if kind == 'ssgan':
-                    li = lab_idx[torch.randint(len(lab_idx), (labeled_batch,), generator=noise)]
-                    lab = (_to_float(images[li]).to(dev), labels[li].to(dev))
-                out = gan_step(model, opts, x, noise, ms_weight, lab, cls_weight)
-            bad = {k: v for k, v in out.items() if not math.isfinite(v)}
-            if bad:
-                raise TrainingDiverged(f"{kind} training diverged at step {st['step'] + 1}: {bad} "
-                                       f"(lower lr={lr}?); the last good checkpoint is {last if saved_at >= 0 else 'none (no checkpoint yet)'}"
-                                       + (f" at step {saved_at}" if saved_at >= 0 else ''))
-            st['step'] += 1
-            dt = time.perf_counter() - t0
-            st['elapsed'] += dt; acc = st['acc']; acc['seconds'] += dt; acc['n'] += 1
-            for k, v in out.items(): acc['sums'][k] = acc['sums'].get(k, 0.) + v
-            if b == spe - 1:
-                row = dict(epoch=epoch, step=st['step'], seconds=round(acc['seconds'], 3),
-                           **{k: v / acc['n'] for k, v in acc['sums'].items()})
-                st['history'].append(row); st['epoch_seconds'].append(acc['seconds'])
-                st['acc'] = {'seconds': 0., 'n': 0, 'sums': {}}
-                if progress: tqdm.write(f"{kind} epoch {epoch}: {row['seconds']:.1f}s "
-                                        + ' '.join(f"{k}={v:.4g}" for k, v in row.items() if k not in ('epoch', 'step', 'seconds')))
-            between = True
-            bar.update(1)
-            if st['step'] % 20 == 0: bar.set_postfix({k: f"{v:.3g}" for k, v in out.items()}, refresh=False)
-            if st['step'] % ckpt_every == 0:
-                t1 = time.perf_counter(); save(); saved_at = st['step']; st['elapsed'] += time.perf_counter() - t1
-            if callback is not None: callback(st['step'], model, out)
-    except KeyboardInterrupt:
-        # between steps (e.g. raised by `callback`) the state is consistent; inside a step it is not: keep the last
-        if between and saved_at != st['step'] and _finite(model): save()
-        raise
-    finally: bar.close()
-    done = reason != 'stop_after'
-    save(done=done)
-    if done:
-        save_checkpoint(dict(kind=kind, config=config, settings=settings, model=model.state_dict(),
-                             step=st['step'], elapsed_s=st['elapsed'], epoch_seconds=st['epoch_seconds']), final)
-    model.eval()
-    return TrainResult(model, st['step'], done, reason, st['elapsed'], list(st['epoch_seconds']), list(st['history']), run_dir)
+        spe = n // batch_size
+        total = min(steps if steps is not None else math.inf, epochs * spe if epochs is not None else math.inf)  # the budget that stops the run
+        lab_idx = mask.nonzero().squeeze(1) if mask is not None else torch.arange(n)
+        order_epoch, order = None, None
+        saved_at = st['step'] if last.is_file() else -1
+        bar = tqdm(total=total, initial=st['step'], disable=not progress,
+                   desc=f"{kind} {run_dir.name}", mininterval=2)
+        reason, between = None, True  # `between`: not inside a step, so the state is consistent
+        try:
+            while True:
+                if st['step'] >= total: reason = 'steps'; break
+                if minutes is not None and st['elapsed'] >= minutes * 60: reason = 'minutes'; break
+                if stop_after is not None and st['step'] >= stop_after: reason = 'stop_after'; break
+                t0, between = time.perf_counter(), False
+                epoch, b = divmod(st['step'], spe)
+                if order_epoch != epoch: order, order_epoch = epoch_order(n, seed, epoch), epoch
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                x = _to_float(images[idx]).to(dev)
+                if kind == 'vae': out = vae_step(model, opts, x, noise, beta)
+                elif kind == 'features': out = features_step(model, opts, x, labels[idx].to(dev))
+                else:
+                    lab = None
+                    if kind == 'ssgan':
+                        li = lab_idx[torch.randint(len(lab_idx), (labeled_batch,), generator=noise)]
+                        lab = (_to_float(images[li]).to(dev), labels[li].to(dev))
+                    out = gan_step(model, opts, x, noise, ms_weight, lab, cls_weight)
+                bad = {k: v for k, v in out.items() if not math.isfinite(v)}
+                if bad:
+                    raise TrainingDiverged(f"{kind} training diverged at step {st['step'] + 1}: {bad} "
+                                           f"(lower lr={lr}?); the last good checkpoint is {last if saved_at >= 0 else 'none (no checkpoint yet)'}"
+                                           + (f" at step {saved_at}" if saved_at >= 0 else ''))
+                st['step'] += 1
+                dt = time.perf_counter() - t0
+                st['elapsed'] += dt; acc = st['acc']; acc['seconds'] += dt; acc['n'] += 1
+                for k, v in out.items(): acc['sums'][k] = acc['sums'].get(k, 0.) + v
+                if b == spe - 1:
+                    row = dict(epoch=epoch, step=st['step'], seconds=round(acc['seconds'], 3),
+                               **{k: v / acc['n'] for k, v in acc['sums'].items()})
+                    st['history'].append(row); st['epoch_seconds'].append(acc['seconds'])
+                    st['acc'] = {'seconds': 0., 'n': 0, 'sums': {}}
+                    if progress: tqdm.write(f"{kind} epoch {epoch}: {row['seconds']:.1f}s "
+                                            + ' '.join(f"{k}={v:.4g}" for k, v in row.items() if k not in ('epoch', 'step', 'seconds')))
+                between = True
+                bar.update(1)
+                if st['step'] % 20 == 0: bar.set_postfix({k: f"{v:.3g}" for k, v in out.items()}, refresh=False)
+                if st['step'] % ckpt_every == 0:
+                    t1 = time.perf_counter(); save(); saved_at = st['step']; st['elapsed'] += time.perf_counter() - t1
+                if callback is not None: callback(st['step'], model, out)
+                if intr.requested: raise KeyboardInterrupt  # a Ctrl-C arrived during this step: checkpoint it and stop
+        except KeyboardInterrupt:
+            # between steps (e.g. raised by `callback`) the state is consistent; inside a step it is not: keep the last
+            if between and saved_at != st['step'] and _finite(model): save()
+            raise
+        finally: bar.close()
+        done = reason == 'steps'  # a stop by `minutes` (truncated) or `stop_after` leaves the run resumable, without final.pt
+        save(done=done)
+        if done:
+            save_checkpoint(dict(kind=kind, config=config, settings=settings, model=model.state_dict(),
+                                 step=st['step'], elapsed_s=st['elapsed'], epoch_seconds=st['epoch_seconds']), final)
+        model.eval()
+        return TrainResult(model=model, step=st['step'], done=done, stop_reason=reason, truncated=reason == 'minutes',
+                           elapsed_s=st['elapsed'], epoch_seconds=list(st['epoch_seconds']), history=list(st['history']), run_dir=run_dir)
 
 # %% ../nbs/05_generative.ipynb #dd3bdaa6
 def _states_equal(a: nn.Module, b: nn.Module) -> bool:
@@ -638,7 +678,7 @@ def sample_images(model: nn.Module,  # a latent model
     g = torch.Generator().manual_seed(seed); model.eval()
     return torch.cat([model.decode(model.sample_latent(min(batch_size, n - i), g)).cpu() for i in range(0, n, batch_size)])
 
-def feature_net(data,  # the `ImageSet` to train on (its classes and labels)
+def feature_net(data,  # the `ImageSet` to train on (its classes and labels): a training split, see `train_generative`
                 path: str | Path,  # run folder of the classifier; trained there unless its `final.pt` exists
                 epochs: int = 6,  # training epochs
                 **kw  # more arguments for `train_generative` (batch_size, lr, seed, width, ...)
