@@ -14,9 +14,10 @@ from .records import ResultsStore, git_commit
 
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'PUBLISHED_COLUMNS', 'MATCH_KEYS',
-           'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
-           'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table', 'generator_figures',
-           'ablation_figure', 'sample_figures', 'lasium_task_figure', 'study_figures', 'make_figures']
+           'STUDY_RECORDS', 'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect',
+           'ssml_comparison', 'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table',
+           'generator_figures', 'ablation_records', 'ablation_table', 'plot_ablation', 'ablation_figure',
+           'sample_figures', 'lasium_task_figure', 'study_figures', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def _portable(path) -> str | None:
@@ -328,6 +329,73 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
                                         'lasium_sigma': g.get('lasium_sigma')}); plt.close(fig)
     return made
 
+# %% ../nbs/12_figures.ipynb #15281729
+def ablation_records(folder: str | Path  # folder of `*.json` ablation records
+                    ) -> list:
+    "The ablation records in `folder` (those with a test result and settings), sorted by their start time."
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(f"no records folder {folder}")
+    recs = [json.loads(p.read_text()) for p in sorted(folder.glob('*.json')) if not p.name.startswith('_')]
+    recs = [r for r in recs if 'test' in r and 'settings' in r]
+    return sorted(recs, key=lambda r: r.get('started', ''))
+
+def ablation_table(records: list  # records from `ablation_records`
+                  ):
+    "A pandas DataFrame with one row per record: name, settings, test accuracy and CI (%), minutes, diagnostics."
+    import pandas as pd
+    rows = []
+    for r in records:
+        row = dict(name=r['name'])
+        row.update({k: v for k, v in r['settings'].items() if not isinstance(v, (list, dict))})
+        row.update(test_acc=100 * r['test']['accuracy'], test_ci95=100 * r['test']['ci95'], n_test_tasks=r['test']['n_tasks'],
+                   val_acc=None if r.get('best_val_acc') is None else 100 * r['best_val_acc'],
+                   train_minutes=r.get('train_minutes'), generator_minutes=r.get('generator_minutes'),
+                   total_minutes=r.get('total_minutes'), steps=r.get('steps'), train_task_acc=r.get('train_task_acc'),
+                   commit=r.get('commit'))
+        row.update({f'diag_{k}': v for k, v in r.get('diagnostics', {}).items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def plot_ablation(table,  # DataFrame from `ablation_table`
+                  diagnostics=('diag_emb_acc', 'diag_pix_ratio'),  # columns each plotted against test accuracy (one panel each)
+                  reference: dict | None = None,  # label -> accuracy (%) drawn as vertical lines (e.g. scratch, supervised)
+                  color_by: str | None = None,  # boolean/categorical column that colours the points (e.g. 'aug')
+                  path=None  # if given, save `<path>.png` and `<path>.pdf`
+                 ):
+    "Left: test accuracy ± 95% CI per ablation point (sorted); then one panel per diagnostic vs test accuracy."
+    import matplotlib.pyplot as plt
+    if len(table) == 0: raise ValueError("table is empty: no ablation records")
+    if isinstance(diagnostics, str): diagnostics = (diagnostics,)
+    for d in diagnostics:
+        if d not in table: raise ValueError(f"diagnostic {d!r} is not a column; have {sorted(c for c in table if c.startswith('diag_'))}")
+    if color_by is not None and color_by not in table: raise ValueError(f"color_by {color_by!r} is not a column of the table")
+    t = table.sort_values('test_acc').reset_index(drop=True)
+    groups = [(None, t.index)] if color_by is None else [(k, t.index[t[color_by] == k]) for k in sorted(t[color_by].unique(), key=str)]
+    fig, axes = plt.subplots(1, 1 + len(diagnostics), figsize=(6.5 + 4 * len(diagnostics), max(3.5, 0.3 * len(t) + 1.2)),
+                             gridspec_kw=dict(width_ratios=[1.6] + [1] * len(diagnostics)))
+    a1 = axes[0]
+    for j, (k, ix) in enumerate(groups):
+        a1.errorbar(t.test_acc[ix], ix, xerr=t.test_ci95[ix], fmt='o', color=f'C{j}', capsize=2,
+                    label=None if k is None else f'{color_by}={k}')
+    a1.set_yticks(range(len(t))); a1.set_yticklabels(t['label'] if 'label' in t else t['name'], fontsize=7)
+    for i, (k, v) in enumerate((reference or {}).items()):
+        a1.axvline(v, ls='--', color=f'C{i + 3}', lw=1, label=k)
+    if reference or color_by is not None: a1.legend(fontsize=7, loc='lower right')
+    a1.set_xlabel('Omniglot 5-way 1-shot test accuracy (%), 1000 tasks, ±95% CI')
+    for ax, d in zip(axes[1:], diagnostics):
+        ok = t[d].notna()
+        for j, (k, ix) in enumerate(groups):
+            ix = [i for i in ix if ok[i]]
+            ax.errorbar(t[d][ix], t.test_acc[ix], yerr=t.test_ci95[ix], fmt='o', color=f'C{j}', capsize=2)
+        if ok.sum() > 2:
+            from scipy.stats import spearmanr
+            rho = spearmanr(t[d][ok], t.test_acc[ok]).correlation
+            ax.set_title(f'Spearman ρ = {rho:.2f} over {int(ok.sum())} points', fontsize=9)
+        ax.set_xlabel(d); ax.set_ylabel('test accuracy (%)')
+    fig.tight_layout()
+    if path is not None: save_png_pdf(fig, path)
+    return fig
+
 # %% ../nbs/12_figures.ipynb #af97c949
 def _study_sidecar(paths: list, fig_path, records: list, **extra) -> list[Path]:
     "Add a JSON sidecar naming the records behind a study figure; return [png, pdf, json]."
@@ -336,16 +404,14 @@ def _study_sidecar(paths: list, fig_path, records: list, **extra) -> list[Path]:
                 git=git_commit(), created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'), **extra)
     return [*paths, write_json(side, fig_path.parent/f'{fig_path.name}.json')]
 
-def ablation_figure(results_dir: str | Path,  # folder of ablation records (`benchmarks/ablation_lasium.py`)
+def ablation_figure(records_dir: str | Path,  # folder of ablation records (`studies/lasium_ablation/run.py`)
                     fig_path: str | Path,  # output stem: writes .png, .pdf and a .json sidecar
                     supervised_record: str | Path | None = None  # supervised ProtoNet record drawn as a reference line
                    ) -> list[Path]:
-    "The LASIUM transfer ablation from its records (and its table rewritten as `ablation.csv` beside them)."
+    "The LASIUM transfer ablation from its records; the sidecar names them and their table `ablation.csv` when it is there."
     import matplotlib.pyplot as plt
-    from ssml.ablation import load_records, records_table, plot_ablation
-    results_dir = Path(results_dir)
-    full = records_table(load_records(results_dir))
-    full.to_csv(results_dir/'ablation.csv', index=False)
+    records_dir = Path(records_dir)
+    full = ablation_table(ablation_records(records_dir))
     t = full.copy()
     t['label'] = [f"{n} ({m:.0f}+{tm:.1f} min)" for n, m, tm in zip(t.name, t.generator_minutes.fillna(0), t.train_minutes.fillna(0))]
     t = t[t.train_minutes > 0] if (t.train_minutes > 0).any() else t
@@ -359,8 +425,9 @@ def ablation_figure(results_dir: str | Path,  # folder of ablation records (`ben
     notes = dict(diag_emb_acc='nearest-prototype accuracy of the supervised ProtoNet runs/maml/pn_rot_q15 (last.pt) on 50 generated 5-way 1-shot 15-query tasks',
                  diag_pix_ratio='mean within-class / between-class pixel L2 distance on the same tasks',
                  train_task_acc="the learner's own query accuracy on its generated training tasks, mean of the last 5 logged windows (free during training)")
-    recs = [results_dir/f'{n}.json' for n in t.name] + ([Path(supervised_record)] if sup else [])
-    return _study_sidecar(paths, fig_path, recs, table=_portable(results_dir/'ablation.csv'), diagnostics=notes)
+    recs = [records_dir/f'{n}.json' for n in t.name] + ([Path(supervised_record)] if sup else [])
+    table = records_dir/'ablation.csv'
+    return _study_sidecar(paths, fig_path, recs, table=_portable(table) if table.is_file() else None, diagnostics=notes)
 
 def sample_figures(record: str | Path,  # .pt record: {'images': {name: uint8 (n, C, H, W)}, 'titles': {name: title}, 'pair': {title: name}}
                    fig_dir: str | Path  # where `samples_<name>` (and `<a>_vs_<b>` for a pair a, b) go
@@ -392,16 +459,19 @@ def lasium_task_figure(record: str | Path,  # .pt record: {'panels': {title: tas
     paths = save_png_pdf(fig, fig_path); plt.close(fig)
     return _study_sidecar(paths, fig_path, [record])
 
-def study_figures(results_root: str | Path = 'results',  # holds ablation/ and issue3/ (and issue5/ for the supervised reference)
+STUDY_RECORDS = dict(ablation='lasium_ablation/records', supervised='supervised_meta_learners/records/pn_rot_q15.json',
+                     samples='generator_quality/records/samples.pt', tasks='generator_quality/records/lasium_tasks.pt')  # under studies/
+
+def study_figures(studies_root: str | Path | None = None,  # the studies folder (holding lasium_ablation/, generator_quality/, ...); None: the project's studies/
                   fig_root: str | Path = 'figures'  # where the study figures go
                  ) -> dict[str, list[Path]]:
-    "Draw the figures of the issue-3 generators and the issue-7 ablation from whichever of their records exist."
-    results_root, fig_root, made = Path(results_root), Path(fig_root), {}
-    if any((results_root/'ablation').glob('*.json')):
-        made['ablation_lasium'] = ablation_figure(results_root/'ablation', fig_root/'ablation_lasium', results_root/'issue5'/'pn_rot_q15.json')
-    if (results_root/'issue3'/'samples.pt').is_file(): made.update(sample_figures(results_root/'issue3'/'samples.pt', fig_root))
-    if (results_root/'issue3'/'lasium_tasks.pt').is_file():
-        made['lasium_tasks'] = lasium_task_figure(results_root/'issue3'/'lasium_tasks.pt', fig_root/'lasium_tasks')
+    "Draw the figures of the generator-quality study and the LASIUM transfer ablation from whichever of their records exist."
+    root, fig_root, made = Path(studies_root or project_root()/'studies'), Path(fig_root), {}
+    rec = {k: root/v for k, v in STUDY_RECORDS.items()}
+    if any(rec['ablation'].glob('*.json')):
+        made['ablation_lasium'] = ablation_figure(rec['ablation'], fig_root/'ablation_lasium', rec['supervised'])
+    if rec['samples'].is_file(): made.update(sample_figures(rec['samples'], fig_root))
+    if rec['tasks'].is_file(): made['lasium_tasks'] = lasium_task_figure(rec['tasks'], fig_root/'lasium_tasks')
     return made
 
 # %% ../nbs/12_figures.ipynb #076ce420

@@ -13,7 +13,7 @@ def test_bench_maml_smoke():
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for k in ('ours_s', 'reference_s', 'ratio', 'autograd_s'): assert out[k] > 0, (k, out[k])
     assert abs(out['ratio'] - out['ours_s'] / out['reference_s']) < 1e-3
-    assert out['max_rel_grad_err'] < 1e-4 and out['max_rel_grad_err_float64'] < 1e-10  # the tolerance; float64: same math
+    assert out['max_rel_grad_err'] < 1e-4 and out['max_rel_grad_err_float64'] < 1e-10  # the required tolerance; float64: same math
     assert out['setting']['inner_steps'] == 2 and out['setting']['data'] == 'toy'
     assert sorted(out['peak_mb']) == ['autograd', 'ours', 'reference']
     if os.access('/proc/self/clear_refs', os.W_OK):  # Linux, where the peak RSS can be reset: a real measurement

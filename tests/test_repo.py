@@ -67,3 +67,16 @@ def test_ci_runs_the_readme_test_command():
     cmds = re.findall(r'^make (test|reproduce)\b', readme, flags=re.M)
     assert 'test' in cmds and 'reproduce' in cmds, 'README.md must give `make reproduce` and `make test`'
     assert re.search(r'^make test\b', ci, flags=re.M), '.ci/run must call `make test`'
+
+
+def test_no_paths_named_after_tickets():
+    "Folders and files are named after their subject (e.g. studies/generator_quality/), never a ticket number; nothing points at the old names."
+    files = subprocess.run(['git', 'ls-files'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert files, 'git ls-files listed nothing'
+    bad = [f for f in files if re.search(r'issue[-_ ]?\d', f, flags=re.I)]
+    assert not bad, f'paths named after an issue number: {bad}'
+    old = re.compile(r'results/(issue\d+|ablation)\b|benchmarks/(ablation_lasium|fig_lasium_tasks)\.py|ssml\.ablation\b')
+    texts = [f for f in files if not f.startswith('results/') and f.endswith(('.py', '.md', '.ipynb', '.yaml', '.ini', '.json'))
+             or f == 'Makefile']
+    stale = [f for f in texts if (ROOT / f).is_file() and old.search((ROOT / f).read_text(errors='replace'))]
+    assert not stale, f'files still pointing at the old study paths: {stale}'
