@@ -168,7 +168,7 @@ def cached(build: Callable[[], dict],  # makes the dict of tensors/lists/numbers
 
 # %% ../nbs/01_data.ipynb #8e30968a
 _DATASETS: dict[str, Callable] = {}
-_LAZY_MODULES = {'miniimagenet': 'ssml.natural', 'celeba': 'ssml.natural'}
+_LAZY_MODULES = {'miniimagenet': 'ssml.miniimagenet', 'celeba': 'ssml.celeba'}
 
 def register_dataset(name: str,  # the name `load_dataset` takes, e.g. 'omniglot'
                      loader: Callable  # `loader(root=None, **kw) -> FewShotDataset`
