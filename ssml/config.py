@@ -22,7 +22,7 @@ USES_LASIUM = {'lasium', 'ssml', 'ssml-ssg'}  # methods that meta-train on LASIU
 MIXES = {'ssml', 'ssml-ssg'}  # methods that mix generated and labeled tasks
 META_TRAINED = set(METHODS) - {'scratch'}
 BOOKKEEPING = ('name', 'profile', 'data_root', 'device', 'out_dir', 'work_dir', 'fig_dir', 'gen_max_minutes',
-               'meta_max_minutes', 'progress')  # never change a result
+               'meta_max_minutes', 'progress', 'threads')  # never change a result (threads: not beyond float rounding, see its docstring)
 PATH_FIELDS = ('data_root', 'out_dir', 'work_dir', 'fig_dir')
 GENERATOR_FIELDS = ('generator', 'latent_dim', 'gen_steps', 'gen_batch', 'gen_seed')
 LASIUM_FIELDS = ('variant', 'lasium_sigma', 'augment', 'aug_rotation', 'aug_shift', 'aug_zoom', 'aug_shear')
@@ -55,6 +55,8 @@ class RunArgs:
     "Safety cap on meta-training time; 0: none. A run that hits it is recorded as truncated, with the steps it did."
     progress: bool = True
     "Show progress bars and a line per stage."
+    threads: int = 1
+    "Torch CPU threads of the run. Float32 sums are rounded alike only at one thread count, so sweeps keep this whatever the number of workers (records say which)."
     # --- data and labels
     dataset: Literal['omniglot', 'miniimagenet', 'celeba'] = 'omniglot'
     "Dataset name in the ssml.data registry."
@@ -267,7 +269,7 @@ def validate_args(a: RunArgs):
         ok, v, want = _type_ok(getattr(a, name), t)
         _check(ok, name, f"must be {want}, got {getattr(a, name)!r} ({type(getattr(a, name)).__name__})")
         setattr(a, name, v)
-    for k in ('image_size', 'latent_dim', 'k_shot', 'q_query', 'meta_batch', 'n_test_tasks', 'inner_steps',
+    for k in ('threads', 'image_size', 'latent_dim', 'k_shot', 'q_query', 'meta_batch', 'n_test_tasks', 'inner_steps',
               'test_inner_steps', 'gen_batch', 'n_val_tasks', 'val_every', 'cactus_clusters', 'cactus_partitions'):
         _check(getattr(a, k) >= 1, k, f"must be >= 1, got {getattr(a, k)}")
     _check(a.n_way >= 2, 'n_way', f"must be >= 2, got {a.n_way}")

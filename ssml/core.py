@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['check_int', 'check_fraction', 'project_root', 'seed_everything', 'get_device', 'rng_state', 'set_rng_state',
-           'stream_seed', 'stream', 'seeded', 'save_checkpoint', 'load_checkpoint', 'write_json', 'class_major_labels',
-           'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record', 'task_from_record', 'mean_ci95', 'seed_interval']
+__all__ = ['check_int', 'check_fraction', 'project_root', 'Truncated', 'seed_everything', 'get_device', 'rng_state',
+           'set_rng_state', 'stream_seed', 'stream', 'seeded', 'save_checkpoint', 'load_checkpoint', 'write_json',
+           'class_major_labels', 'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record', 'task_from_record',
+           'mean_ci95', 'seed_interval']
 
 # %% ../nbs/00_core.ipynb #2121a434
 def check_int(name: str,  # the parameter's name, as the caller knows it
@@ -46,6 +47,10 @@ def project_root(start: str | Path | None = None  # a folder to search upwards f
     for p in (start, *start.parents):
         if (p / 'settings.ini').is_file(): return p
     return start
+
+# %% ../nbs/00_core.ipynb #1f66a6fa
+class Truncated(RuntimeError):
+    "A safety cap on training time stopped a run before its step budget: recorded as `truncated`, never as done."
 
 # %% ../nbs/00_core.ipynb #010fd0b8
 def seed_everything(seed: int  # seeds Python's `random`, NumPy and torch (CPU and CUDA)

@@ -9,21 +9,18 @@ from pathlib import Path
 
 import torch
 
-from .core import get_device, seeded, stream_seed, write_json, save_checkpoint, load_checkpoint, to_uint8, task_record
+from .core import Truncated, get_device, seeded, stream_seed, write_json, save_checkpoint, load_checkpoint, to_uint8, task_record
 from .config import RunArgs, USES_LABELS, USES_LASIUM, MIXES, META_TRAINED
 
 # %% auto #0
-__all__ = ['run_seed', 'Truncated', 'load_data', 'label_mask_for', 'task_list_digest', 'fixed_task_list', 'generator_path',
-           'ensure_generator', 'train_generator', 'load_generator', 'generator_summary', 'generator_samples_path',
+__all__ = ['run_seed', 'load_data', 'label_mask_for', 'task_list_digest', 'fixed_task_list', 'generator_path', 'ensure_generator',
+           'train_generator', 'load_generator', 'generator_summary', 'generator_samples_path',
            'record_generator_samples', 'cactus_pseudo_labels', 'task_source', 'make_learner', 'run']
 
 # %% ../nbs/10b_pipeline.ipynb #f2429d8d
 def run_seed(args: RunArgs, name: str) -> int:
     "The seed of component `name` of the run `args` (31 bits, so every consumer takes it: torch, NumPy, scikit-learn)."
     return stream_seed(args.seed, name) % 2**31
-
-class Truncated(RuntimeError):
-    "A safety cap (`gen_max_minutes`, `meta_max_minutes`) stopped training before its step budget; `execute_run` records the run as truncated."
 
 # %% ../nbs/10b_pipeline.ipynb #e2749396
 def load_data(args: RunArgs):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast, datetime, hashlib, importlib.util, json, os, platform, socket, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 
-from .core import project_root, write_json
+from .core import project_root, write_json, Truncated
 from .config import RunArgs, PATH_FIELDS
 
 # %% auto #0
@@ -128,7 +128,10 @@ def execute_run(args: RunArgs,  # what to run
     rec, path = new_record(args), record_path(args)
     if verbose: print(f"run {rec['run_id']}: started ({args.method}, {args.meta_learner if args.method != 'scratch' else 'no meta-training'}, seed {args.seed})", flush=True)
     t0 = time.perf_counter()
+    import torch
+    threads = torch.get_num_threads()
     try:
+        torch.set_num_threads(args.threads)
         rec['device'] = describe_device(args.device)
         m = _check_metrics(run_fn(args))
         hist = (m.get('train') or {}).pop('history', None)
@@ -138,9 +141,11 @@ def execute_run(args: RunArgs,  # what to run
         rec['metrics'] = m
         rec['status'] = 'truncated' if m.get('truncated') else 'ok'
     except BaseException as e:  # KeyboardInterrupt too: record it, then re-raise below
-        rec.update(status='failed', error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+        rec.update(status='truncated' if isinstance(e, Truncated) else 'failed', error=f"{type(e).__name__}: {e}",
+                   traceback=traceback.format_exc())
         if not isinstance(e, Exception):
             rec['duration_s'] = round(time.perf_counter() - t0, 3); write_json(rec, path); raise
+    finally: torch.set_num_threads(threads)
     rec['duration_s'] = round(time.perf_counter() - t0, 3)
     if verbose:
         print(f"run {rec['run_id']}: {rec['status']} in {rec['duration_s']:.0f} s" + (f" ({rec['error']})" if rec['error'] else ''), flush=True)

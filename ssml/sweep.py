@@ -71,12 +71,10 @@ def load_sweep(path: str | Path,  # a sweep YAML file
 def _init_worker(threads: int):
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
-def _job(args_dict: dict, run_fn=None, notebooks: bool = False, threads: int | None = None) -> dict:
-    "Execute one run (in a worker); return a short summary of its record."
-    if threads: _init_worker(threads)
+def _job(args_dict: dict, run_fn=None, notebooks: bool = False) -> dict:
+    "Execute one run (in a worker) with its own `threads`; return a short summary of its record."
     args = RunArgs.from_dict(args_dict)
-    if threads:
-        import torch; torch.set_num_threads(threads)
+    _init_worker(args.threads)
     rec = run_notebooks(args) if notebooks else execute_run(args, run_fn=run_fn)
     return _summary(rec)
 
@@ -139,7 +137,7 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
             print(f"sweep: [{len(results)}/{len(todo)}] {summary['run_id']}: {summary['status']}"
                   + (f", {100 * acc:.2f}%" if acc is not None else '') + f" ({summary['duration_s'] or 0:.0f} s); "
                   f"about {left / 60:.0f} min left", flush=True)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(r.threads for r in runs)  # each run sets its own; this is the workers' environment
     if executor == 'local' and workers == 1:
         for r in todo:
             if verbose: print(f"sweep: [{len(results) + 1}/{len(todo)}] {r.run_id()}: starting", flush=True)
@@ -148,7 +146,7 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_init_worker, initargs=(threads,)) as pool:
-            futs = {pool.submit(_job, r.to_dict(), run_fn, notebooks, threads): r for r in todo}
+            futs = {pool.submit(_job, r.to_dict(), run_fn, notebooks): r for r in todo}
             for f in as_completed(futs): collect(_collect(f, futs[f]))
     else:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -162,7 +160,7 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
             client = Client(cluster)
         try:
             # a fresh key per submission: a key reused by an earlier sweep on the same cluster can return that sweep's result
-            futs = {client.submit(_job, r.to_dict(), run_fn, notebooks, threads, pure=False,
+            futs = {client.submit(_job, r.to_dict(), run_fn, notebooks, pure=False,
                                   key=f'ssml-{r.run_id()}-{uuid.uuid4().hex[:8]}'): r for r in todo}
             for f in as_completed(list(futs)): collect(_collect(f, futs[f]))
         finally:

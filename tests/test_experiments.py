@@ -1,19 +1,22 @@
-"""The papermill experiment notebooks (nbs/experiments/) and `ssml reproduce`, end to end.
+"""The papermill experiment notebooks (nbs/experiments/), `ssml reproduce`, and reproducibility end to end.
 
-- the `parameters` cell of every experiment notebook mirrors `ssml.runs.RunArgs` and survives `nbdev_clean`;
-- `ssml reproduce --profile smoke` with the synthetic pipeline: runs the sweep through the notebooks, the figures
-  notebook, and a restart recomputes nothing (seconds; always runs);
-- the smoke profile on the full pipeline (real Omniglot, real generator and meta-learner): runs when the pipeline
-  modules and the data are available, else it is skipped with the reason.
+- the `parameters` cell of every experiment notebook mirrors `ssml.config.RunArgs` and survives `nbdev_clean`;
+- papermill refuses a mistyped parameter;
+- the smoke profile on the full pipeline (real Omniglot, real generator and meta-learner) through the notebooks,
+  and a restart recomputes nothing;
+- the smoke sweep run cold (generator trained in-process), warm (generator cached), with 2 local worker processes
+  and on a Dask scheduler with 2 workers on the loopback interface gives identical numbers, run for run.
+The full-pipeline tests need Omniglot (SSML_DATA); without it they are skipped with the reason.
 """
-import importlib.util, json, os, shutil
+import importlib.util, json, os, shutil, socket, subprocess, sys, time
 from pathlib import Path
 
 import pytest
 
 from ssml.cli import main
-from ssml.runs import ResultsStore, RunArgs
-from ssml.sweep import EXPERIMENT_NOTEBOOKS, check_parameters_cell, experiments_dir, load_sweep, profile_path
+from ssml.config import RunArgs
+from ssml.records import ResultsStore
+from ssml.sweep import EXPERIMENT_NOTEBOOKS, check_parameters_cell, experiments_dir, load_sweep, profile_path, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,28 +50,6 @@ def test_profiles_expand(profile):
     assert len({r.config_hash() for r in sw['runs']}) == len(sw['runs'])
 
 
-def test_reproduce_smoke_synthetic(tmp_path, capsys):
-    "The smoke profile through the notebooks with the synthetic pipeline: records, executed notebooks, figures."
-    argv = ['reproduce', '--profile', 'smoke', '--out-dir', str(tmp_path / 'results'), '--fig-dir', str(tmp_path / 'figures'),
-            '--set', 'pipeline=synthetic', '--set', f"work_dir={tmp_path / 'runs'}"]
-    assert main(argv) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    n = len(load_sweep(profile_path('smoke'))['runs'])
-    assert (summary['ok'], summary['failed'], summary['skipped']) == (n, 0, 0)
-    store = ResultsStore(tmp_path / 'results')
-    recs = store.records('ok')
-    assert len(recs) == n and {r['params']['pipeline'] for r in recs} == {'synthetic'}
-    for r in recs: assert (tmp_path / 'results' / 'notebooks' / f"{r['run_id']}.ipynb").is_file()
-    assert len(list((tmp_path / 'results' / 'notebooks').glob('generator-*.ipynb'))) == 1  # one GAN, shared
-    assert Path(summary['figures_notebook']).is_file()
-    pngs = sorted(p.name for p in (tmp_path / 'figures').glob('*.png'))
-    assert 'acc_vs_labeled-omniglot-5w1s-maml-synthetic.png' in pngs and 'published_comparison.png' in pngs, pngs
-    side = json.loads((tmp_path / 'figures' / 'acc_vs_labeled-omniglot-5w1s-maml-synthetic.json').read_text())
-    assert sorted(side['run_ids']) == sorted(r['run_id'] for r in recs)
-    assert main(argv) == 0  # a restart recomputes nothing
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])['skipped'] == n
-
-
 PIPELINE = ['ssml.data', 'ssml.labels', 'ssml.episodes', 'ssml.generative', 'ssml.lasium', 'ssml.maml', 'ssml.metatrain']
 
 
@@ -86,6 +67,73 @@ def test_reproduce_smoke_full(tmp_path, capsys):
     argv = ['reproduce', '--profile', 'smoke', '--out-dir', str(tmp_path / 'results'), '--fig-dir', str(tmp_path / 'figures'),
             '--set', f"work_dir={tmp_path / 'runs'}", '--set', 'device=cpu']
     code = main(argv)
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out
+    summary = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and summary['failed'] == 0, summary['failed_runs']
+    n = len(load_sweep(profile_path('smoke'))['runs'])
+    assert (summary['ok'], summary['skipped']) == (n, 0)
+    assert 'sweep: [1/' in out and 'min left' in out, out[-2000:]  # it says what it does
+    recs = ResultsStore(tmp_path / 'results').records('ok')
+    assert len(recs) == n
+    for r in recs:
+        assert (tmp_path / 'results' / 'notebooks' / f"{r['run_id']}.ipynb").is_file()
+        assert r['metrics']['evals'][0]['task_list_digest'] and len(r['code_digest']) == 16
+        assert str(tmp_path) not in json.dumps(r)  # no path of this machine in a record
+        if r['params']['method'] != 'scratch': assert (tmp_path / 'results' / r['curve']).is_file()
     assert (tmp_path / 'figures' / 'acc_vs_labeled-omniglot-5w1s-maml.png').is_file()
+    assert main(argv) == 0  # a restart recomputes nothing
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])['skipped'] == n
+
+
+def test_papermill_refuses_unknown_parameter(tmp_path):
+    "`papermill ... -p meta_minuts 0.5` (a typo) fails with the name, instead of running the defaults."
+    import papermill as pm
+    with pytest.raises(pm.PapermillExecutionError, match="unknown parameter.*meta_minuts"):
+        pm.execute_notebook(str(experiments_dir() / 'meta_train.ipynb'), str(tmp_path / 'out.ipynb'), kernel_name='python3',
+                            parameters={'meta_minuts': 0.5, 'out_dir': str(tmp_path / 'r'), 'work_dir': str(tmp_path / 'w')},
+                            progress_bar=False, cwd=str(experiments_dir()))
+    assert not (tmp_path / 'r').exists()  # nothing ran
+
+
+def _evals(out_dir):
+    return {r['run_id']: r['metrics']['evals'] for r in ResultsStore(out_dir).records('ok')}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+@pytest.mark.skipif(_full_pipeline_missing() is not None, reason=str(_full_pipeline_missing()))
+def test_smoke_sweep_same_numbers_cold_warm_workers_scheduler(tmp_path):
+    """The smoke sweep gives identical accuracies run for run: cold (generator trained in-process), warm (generator
+    cached), with 2 local worker processes, and through a Dask scheduler with 2 workers on the loopback interface."""
+    runs = load_sweep(profile_path('smoke'), {'device': 'cpu', 'progress': False})['runs']
+    assert any(r.gen_kind for r in runs)
+    cold = run_sweep([r.replace(work_dir=str(tmp_path / 'w1')) for r in runs], out_dir=tmp_path / 'cold', verbose=False)
+    warm = run_sweep([r.replace(work_dir=str(tmp_path / 'w1')) for r in runs], out_dir=tmp_path / 'warm', verbose=False)
+    par = run_sweep([r.replace(work_dir=str(tmp_path / 'w2')) for r in runs], out_dir=tmp_path / 'par', workers=2, verbose=False)
+    assert all(s['failed'] == 0 and s['ok'] == len(runs) for s in (cold, warm, par)), (cold, warm, par)
+    ref = _evals(tmp_path / 'cold')
+    assert len(ref) == len(runs)
+    assert _evals(tmp_path / 'warm') == ref
+    assert _evals(tmp_path / 'par') == ref
+    port, procs = _free_port(), []
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'DASK_DISTRIBUTED__WORKER__DAEMON': 'False'}
+    bindir = Path(sys.executable).parent
+    try:
+        procs.append(subprocess.Popen([str(bindir / 'dask'), 'scheduler', '--host', '127.0.0.1', '--port', str(port),
+                                       '--no-dashboard'], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(2):
+            procs.append(subprocess.Popen([str(bindir / 'dask'), 'worker', f'tcp://127.0.0.1:{port}', '--nthreads', '1',
+                                           '--no-dashboard', '--host', '127.0.0.1'], env=env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        from dask.distributed import Client
+        with Client(f'tcp://127.0.0.1:{port}', timeout=60) as c: c.wait_for_workers(2, timeout=120)
+        dsk = run_sweep([r.replace(work_dir=str(tmp_path / 'w3')) for r in runs], out_dir=tmp_path / 'dask', executor='dask',
+                        scheduler=f'tcp://127.0.0.1:{port}', verbose=False)
+    finally:
+        for p in procs[::-1]: p.terminate()
+        for p in procs: p.wait(timeout=60)
+    assert dsk['failed'] == 0 and dsk['ok'] == len(runs), dsk
+    assert _evals(tmp_path / 'dask') == ref
