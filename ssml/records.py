@@ -32,25 +32,32 @@ def git_commit(root: str | Path | None = None,  # a folder inside the git work t
         return {'commit': sha.stdout.strip(), 'dirty': bool(st.stdout.strip())}
     except (OSError, subprocess.SubprocessError): return {'commit': 'unknown', 'dirty': False}
 
-def _strip_docs(tree):
+def _strip(tree):
+    "The AST without docstrings, imports and `__all__`: what a digest of behaviour should see."
     for node in ast.walk(tree):
         body = getattr(node, 'body', None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], 'value', None), ast.Constant) \
-           and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
+        if not isinstance(body, list): continue
+        body = [b for b in body if not isinstance(b, (ast.Import, ast.ImportFrom))]
+        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], 'value', None), ast.Constant) \
+           and isinstance(body[0].value.value, str): body = body[1:]
+        node.body = body or [ast.Pass()]
+    tree.body = [b for b in tree.body if not (isinstance(b, ast.Assign) and any(getattr(t, 'id', '') == '__all__' for t in b.targets))]
     return tree
 
 _DIGEST = {}
 def code_digest(package: str | Path | None = None  # the package folder; default: the installed `ssml`
                ) -> str:
-    "A hash (16 hex digits) of the code that computes results: the package's modules less `NOT_RESULT_CODE`, docstrings and comments left out."
+    """A hash (16 hex digits) of the code that computes results: every top-level definition of the package's modules
+    (less `NOT_RESULT_CODE`), without docstrings, comments, formatting or imports, in name order, so documenting
+    code or moving a function to another module does not change it; changing a statement does."""
     pkg = Path(package) if package else Path(importlib.util.find_spec('ssml').origin).parent
     if str(pkg) in _DIGEST: return _DIGEST[str(pkg)]
-    h = hashlib.sha256()
+    defs = []
     for p in sorted(pkg.glob('*.py')):
         if p.stem in NOT_RESULT_CODE: continue
-        h.update(p.name.encode()); h.update(ast.dump(_strip_docs(ast.parse(p.read_text()))).encode())
-    _DIGEST[str(pkg)] = h.hexdigest()[:16]
+        for node in _strip(ast.parse(p.read_text())).body:
+            defs.append((getattr(node, 'name', ''), ast.dump(node)))
+    _DIGEST[str(pkg)] = hashlib.sha256(json.dumps(sorted(defs)).encode()).hexdigest()[:16]
     return _DIGEST[str(pkg)]
 
 def describe_device(device: str = ''  # as in `RunArgs.device`
@@ -75,6 +82,12 @@ def check_outputs(args: RunArgs):
         except OSError as e:
             raise PermissionError(f"RunArgs.{name} {str(p)!r} cannot be written ({e.strerror or e}); "
                                   "expected a folder this process can create files in") from None
+
+def _portable(text: str) -> str:
+    "`text` with this machine's folders (the project, Python's prefix, the home folder) replaced by placeholders."
+    for path, name in ((project_root(), '<project>'), (Path(sys.prefix), '<python>'), (Path(sys.base_prefix), '<python>'), (Path.home(), '~')):
+        text = text.replace(str(path), name)
+    return text
 
 def _params(args: RunArgs) -> dict:
     "The record's copy of the arguments: everything but the machine's paths."
@@ -141,8 +154,8 @@ def execute_run(args: RunArgs,  # what to run
         rec['metrics'] = m
         rec['status'] = 'truncated' if m.get('truncated') else 'ok'
     except BaseException as e:  # KeyboardInterrupt too: record it, then re-raise below
-        rec.update(status='truncated' if isinstance(e, Truncated) else 'failed', error=f"{type(e).__name__}: {e}",
-                   traceback=traceback.format_exc())
+        rec.update(status='truncated' if isinstance(e, Truncated) else 'failed', error=_portable(f"{type(e).__name__}: {e}"),
+                   traceback=_portable(traceback.format_exc()))
         if not isinstance(e, Exception):
             rec['duration_s'] = round(time.perf_counter() - t0, 3); write_json(rec, path); raise
     finally: torch.set_num_threads(threads)
