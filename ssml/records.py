@@ -56,7 +56,7 @@ def code_digest(package: str | Path | None = None  # the package folder; default
     for p in sorted(pkg.glob('*.py')):
         if p.stem in NOT_RESULT_CODE: continue
         for node in _strip(ast.parse(p.read_text())).body:
-            defs.append((getattr(node, 'name', ''), ast.dump(node)))
+            if not isinstance(node, ast.Pass): defs.append((getattr(node, 'name', ''), ast.dump(node)))
     _DIGEST[str(pkg)] = hashlib.sha256(json.dumps(sorted(defs)).encode()).hexdigest()[:16]
     return _DIGEST[str(pkg)]
 
