@@ -23,7 +23,8 @@ from ssml.lasium import LasiumSampler, VARIANTS  # noqa: E402
 
 def load_model(kind, path, device):
     "The trained model at `path`, else an untrained one of the default architecture."
-    from ssml.generative import load_generative, make_model
+    from ssml.generative import make_model
+    from ssml.gentrain import load_generative
     if Path(path).is_file(): return load_generative(path, device=device), True
     return make_model(kind).to(device).eval(), False
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ed35e8f3
 from __future__ import annotations
-import contextlib, hashlib, json, math, os, random, tempfile
+import contextlib, hashlib, json, math, os, random, signal, sys, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +14,8 @@ import torch
 # %% auto #0
 __all__ = ['check_int', 'check_fraction', 'project_root', 'Truncated', 'seed_everything', 'get_device', 'rng_state',
            'set_rng_state', 'stream_seed', 'stream', 'seeded', 'save_checkpoint', 'load_checkpoint', 'write_json',
-           'class_major_labels', 'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record', 'task_from_record',
-           'mean_ci95', 'seed_interval']
+           'deferred_interrupt', 'class_major_labels', 'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record',
+           'task_from_record', 'mean_ci95', 'seed_interval']
 
 # %% ../nbs/00_core.ipynb #2121a434
 def check_int(name: str,  # the parameter's name, as the caller knows it
@@ -149,6 +149,27 @@ def write_json(obj,  # anything `json.dumps` takes (other values are written wit
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
+# %% ../nbs/00_core.ipynb #92d716d5
+class deferred_interrupt:
+    "Context manager: in the block a first Ctrl-C (SIGINT) only sets `requested`; a second one interrupts at once."
+    def __init__(self, message: str = 'finishing this step'):  # what the first Ctrl-C prints it will do before stopping
+        self.message, self.requested, self._old = message, False, None
+
+    def _handle(self, signum, frame):
+        if self.requested: raise KeyboardInterrupt
+        self.requested = True
+        print(f"\nCtrl-C: {self.message}, then stopping (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        # only the main thread may set handlers; a handler someone else installed is left alone
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None: signal.signal(signal.SIGINT, self._old); self._old = None
+        return False
 
 # %% ../nbs/00_core.ipynb #7e7071cf
 def class_major_labels(n_way: int,  # classes per task

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_figures.ipynb #15b9e9fe
 from __future__ import annotations
-import datetime, json
+import datetime
 from pathlib import Path
 
 from .core import save_png_pdf
@@ -14,10 +14,9 @@ from .records import ResultsStore, git_commit
 
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'PUBLISHED_COLUMNS', 'MATCH_KEYS',
-           'STUDY_RECORDS', 'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect',
-           'ssml_comparison', 'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table',
-           'generator_figures', 'ablation_records', 'ablation_table', 'plot_ablation', 'ablation_figure',
-           'sample_figures', 'lasium_task_figure', 'study_figures', 'make_figures']
+           'save_figure', 'modal_mix', 'select_runs', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
+           'load_published', 'our_numbers', 'published_table', 'save_table', 'markdown_table', 'generator_figures',
+           'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def _portable(path) -> str | None:
@@ -303,7 +302,7 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
     "Figures of the generators' samples and LASIUM tasks kept in the results store; {name: paths}."
     import torch, matplotlib.pyplot as plt
     from ssml.core import task_from_record
-    from ssml.generative import image_grid
+    from ssml.frechet import image_grid
     from ssml.lasium import plot_lasium_tasks
     store, made = ResultsStore(results_dir), {}
     files = sorted((Path(results_dir)/'generators').glob('*.pt'))
@@ -327,151 +326,6 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
         made[name] = save_figure(fig, name, _generator_runs(store, g['gen_hash']), fig_dir, results_dir,
                                  extra={'generator': f"generators/{g['kind']}-{g['dataset']}-{g['gen_hash']}.pt",
                                         'lasium_sigma': g.get('lasium_sigma')}); plt.close(fig)
-    return made
-
-# %% ../nbs/12_figures.ipynb #15281729
-def ablation_records(folder: str | Path  # folder of `*.json` ablation records
-                    ) -> list:
-    "The ablation records in `folder` (those with a test result and settings), sorted by their start time."
-    folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f"no records folder {folder}")
-    recs = [json.loads(p.read_text()) for p in sorted(folder.glob('*.json')) if not p.name.startswith('_')]
-    recs = [r for r in recs if 'test' in r and 'settings' in r]
-    return sorted(recs, key=lambda r: r.get('started', ''))
-
-def ablation_table(records: list  # records from `ablation_records`
-                  ):
-    "A pandas DataFrame with one row per record: name, settings, test accuracy and CI (%), minutes, diagnostics."
-    import pandas as pd
-    rows = []
-    for r in records:
-        row = dict(name=r['name'])
-        row.update({k: v for k, v in r['settings'].items() if not isinstance(v, (list, dict))})
-        row.update(test_acc=100 * r['test']['accuracy'], test_ci95=100 * r['test']['ci95'], n_test_tasks=r['test']['n_tasks'],
-                   val_acc=None if r.get('best_val_acc') is None else 100 * r['best_val_acc'],
-                   train_minutes=r.get('train_minutes'), generator_minutes=r.get('generator_minutes'),
-                   total_minutes=r.get('total_minutes'), steps=r.get('steps'), train_task_acc=r.get('train_task_acc'),
-                   commit=r.get('commit'))
-        row.update({f'diag_{k}': v for k, v in r.get('diagnostics', {}).items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-def plot_ablation(table,  # DataFrame from `ablation_table`
-                  diagnostics=('diag_emb_acc', 'diag_pix_ratio'),  # columns each plotted against test accuracy (one panel each)
-                  reference: dict | None = None,  # label -> accuracy (%) drawn as vertical lines (e.g. scratch, supervised)
-                  color_by: str | None = None,  # boolean/categorical column that colours the points (e.g. 'aug')
-                  path=None  # if given, save `<path>.png` and `<path>.pdf`
-                 ):
-    "Left: test accuracy ± 95% CI per ablation point (sorted); then one panel per diagnostic vs test accuracy."
-    import matplotlib.pyplot as plt
-    if len(table) == 0: raise ValueError("table is empty: no ablation records")
-    if isinstance(diagnostics, str): diagnostics = (diagnostics,)
-    for d in diagnostics:
-        if d not in table: raise ValueError(f"diagnostic {d!r} is not a column; have {sorted(c for c in table if c.startswith('diag_'))}")
-    if color_by is not None and color_by not in table: raise ValueError(f"color_by {color_by!r} is not a column of the table")
-    t = table.sort_values('test_acc').reset_index(drop=True)
-    groups = [(None, t.index)] if color_by is None else [(k, t.index[t[color_by] == k]) for k in sorted(t[color_by].unique(), key=str)]
-    fig, axes = plt.subplots(1, 1 + len(diagnostics), figsize=(6.5 + 4 * len(diagnostics), max(3.5, 0.3 * len(t) + 1.2)),
-                             gridspec_kw=dict(width_ratios=[1.6] + [1] * len(diagnostics)))
-    a1 = axes[0]
-    for j, (k, ix) in enumerate(groups):
-        a1.errorbar(t.test_acc[ix], ix, xerr=t.test_ci95[ix], fmt='o', color=f'C{j}', capsize=2,
-                    label=None if k is None else f'{color_by}={k}')
-    a1.set_yticks(range(len(t))); a1.set_yticklabels(t['label'] if 'label' in t else t['name'], fontsize=7)
-    for i, (k, v) in enumerate((reference or {}).items()):
-        a1.axvline(v, ls='--', color=f'C{i + 3}', lw=1, label=k)
-    if reference or color_by is not None: a1.legend(fontsize=7, loc='lower right')
-    a1.set_xlabel('Omniglot 5-way 1-shot test accuracy (%), 1000 tasks, ±95% CI')
-    for ax, d in zip(axes[1:], diagnostics):
-        ok = t[d].notna()
-        for j, (k, ix) in enumerate(groups):
-            ix = [i for i in ix if ok[i]]
-            ax.errorbar(t[d][ix], t.test_acc[ix], yerr=t.test_ci95[ix], fmt='o', color=f'C{j}', capsize=2)
-        if ok.sum() > 2:
-            from scipy.stats import spearmanr
-            rho = spearmanr(t[d][ok], t.test_acc[ok]).correlation
-            ax.set_title(f'Spearman ρ = {rho:.2f} over {int(ok.sum())} points', fontsize=9)
-        ax.set_xlabel(d); ax.set_ylabel('test accuracy (%)')
-    fig.tight_layout()
-    if path is not None: save_png_pdf(fig, path)
-    return fig
-
-# %% ../nbs/12_figures.ipynb #af97c949
-def _study_sidecar(paths: list, fig_path, records: list, **extra) -> list[Path]:
-    "Add a JSON sidecar naming the records behind a study figure; return [png, pdf, json]."
-    fig_path = Path(fig_path)
-    side = dict(figure=fig_path.name, files=[Path(p).name for p in paths], records=[_portable(r) for r in records],
-                git=git_commit(), created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'), **extra)
-    return [*paths, write_json(side, fig_path.parent/f'{fig_path.name}.json')]
-
-def ablation_figure(records_dir: str | Path,  # folder of ablation records (`studies/lasium_ablation/run.py`)
-                    fig_path: str | Path,  # output stem: writes .png, .pdf and a .json sidecar
-                    supervised_record: str | Path | None = None  # supervised ProtoNet record drawn as a reference line
-                   ) -> list[Path]:
-    "The LASIUM transfer ablation from its records; the sidecar names them and their table `ablation.csv` when it is there."
-    import matplotlib.pyplot as plt
-    records_dir = Path(records_dir)
-    full = ablation_table(ablation_records(records_dir))
-    t = full.copy()
-    t['label'] = [f"{n} ({m:.0f}+{tm:.1f} min)" for n, m, tm in zip(t.name, t.generator_minutes.fillna(0), t.train_minutes.fillna(0))]
-    t = t[t.train_minutes > 0] if (t.train_minutes > 0).any() else t
-    ref = {f'untrained ProtoNet {a:.1f}%': a for a in full[full.name == 'scratch_protonet'].test_acc}
-    sup = supervised_record is not None and Path(supervised_record).is_file()
-    if sup:
-        last = [r for r in json.loads(Path(supervised_record).read_text())['rows'] if r['checkpoint'] == 'last.pt'][0]
-        ref[f"supervised ProtoNet {last['accuracy']:.1f}% ({last['train_minutes']:.0f} min)"] = last['accuracy']
-    fig = plot_ablation(t, ('diag_emb_acc', 'diag_pix_ratio', 'train_task_acc'), reference=ref, color_by='aug')
-    paths = save_png_pdf(fig, fig_path); plt.close(fig)
-    notes = dict(diag_emb_acc='nearest-prototype accuracy of the supervised ProtoNet runs/maml/pn_rot_q15 (last.pt) on 50 generated 5-way 1-shot 15-query tasks',
-                 diag_pix_ratio='mean within-class / between-class pixel L2 distance on the same tasks',
-                 train_task_acc="the learner's own query accuracy on its generated training tasks, mean of the last 5 logged windows (free during training)")
-    recs = [records_dir/f'{n}.json' for n in t.name] + ([Path(supervised_record)] if sup else [])
-    table = records_dir/'ablation.csv'
-    return _study_sidecar(paths, fig_path, recs, table=_portable(table) if table.is_file() else None, diagnostics=notes)
-
-def sample_figures(record: str | Path,  # .pt record: {'images': {name: uint8 (n, C, H, W)}, 'titles': {name: title}, 'pair': {title: name}}
-                   fig_dir: str | Path  # where `samples_<name>` (and `<a>_vs_<b>` for a pair a, b) go
-                  ) -> dict[str, list[Path]]:
-    "One grid of samples per model in a samples record, and the models of its `pair` side by side."
-    import torch
-    from ssml.generative import save_image_panels
-    rec, fig_dir = torch.load(record, weights_only=False), Path(fig_dir)
-    imgs = {k: v.float() / 255 for k, v in rec['images'].items()}
-    made = {f'samples_{k}': _study_sidecar(save_image_panels({rec['titles'][k]: x}, fig_dir/f'samples_{k}'), fig_dir/f'samples_{k}', [record])
-            for k, x in imgs.items()}
-    if rec.get('pair'):
-        missing = [k for k in rec['pair'].values() if k not in imgs]
-        if missing: raise ValueError(f"{record}: 'pair' names {missing}, which are not in its 'images' ({sorted(imgs)})")
-        name = '_vs_'.join(rec['pair'].values())
-        made[name] = _study_sidecar(save_image_panels({t: imgs[k] for t, k in rec['pair'].items()}, fig_dir/name), fig_dir/name, [record])
-    return made
-
-def lasium_task_figure(record: str | Path,  # .pt record: {'panels': {title: task fields, images uint8}, 'suptitle': str, 'ncols': int}
-                       fig_path: str | Path  # output stem
-                      ) -> list[Path]:
-    "LASIUM tasks, one panel per model and variant, from a record of the tasks."
-    import torch, matplotlib.pyplot as plt
-    from ssml.core import task_from_record
-    from ssml.lasium import plot_lasium_tasks
-    rec = torch.load(record, weights_only=False)
-    fig = plot_lasium_tasks({k: task_from_record(t) for k, t in rec['panels'].items()}, ncols=rec.get('ncols', 3))
-    if rec.get('suptitle'): fig.suptitle(rec['suptitle'], fontsize=9, y=1.02)
-    paths = save_png_pdf(fig, fig_path); plt.close(fig)
-    return _study_sidecar(paths, fig_path, [record])
-
-STUDY_RECORDS = dict(ablation='lasium_ablation/records', supervised='supervised_meta_learners/records/pn_rot_q15.json',
-                     samples='generator_quality/records/samples.pt', tasks='generator_quality/records/lasium_tasks.pt')  # under studies/
-
-def study_figures(studies_root: str | Path | None = None,  # the studies folder (holding lasium_ablation/, generator_quality/, ...); None: the project's studies/
-                  fig_root: str | Path = 'figures'  # where the study figures go
-                 ) -> dict[str, list[Path]]:
-    "Draw the figures of the generator-quality study and the LASIUM transfer ablation from whichever of their records exist."
-    root, fig_root, made = Path(studies_root or project_root()/'studies'), Path(fig_root), {}
-    rec = {k: root/v for k, v in STUDY_RECORDS.items()}
-    if any(rec['ablation'].glob('*.json')):
-        made['ablation_lasium'] = ablation_figure(rec['ablation'], fig_root/'ablation_lasium', rec['supervised'])
-    if rec['samples'].is_file(): made.update(sample_figures(rec['samples'], fig_root))
-    if rec['tasks'].is_file(): made['lasium_tasks'] = lasium_task_figure(rec['tasks'], fig_root/'lasium_tasks')
     return made
 
 # %% ../nbs/12_figures.ipynb #076ce420

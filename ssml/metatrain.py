@@ -13,8 +13,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from .core import TaskBatch, rng_state, set_rng_state, save_checkpoint, load_checkpoint, get_device, seeded, stream_seed, mean_ci95
-from .generative import deferred_interrupt
+from .core import TaskBatch, rng_state, set_rng_state, save_checkpoint, load_checkpoint, get_device, seeded, stream_seed, mean_ci95, deferred_interrupt
 
 # %% auto #0
 __all__ = ['evaluate', 'mixture_schedule', 'meta_train']

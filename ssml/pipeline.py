@@ -78,7 +78,7 @@ def ensure_generator(args: RunArgs,  # the run that needs a generator
 
 def train_generator(args: RunArgs, path: Path):
     "Train the generator `args.gen_kind` on the training split for `gen_steps` steps and copy it to `path`."
-    from ssml.generative import train_generative
+    from ssml.gentrain import train_generative
     train = load_data(args).split('train')
     mask = label_mask_for(args, train) if args.gen_kind == 'ssgan' else None
     if args.progress: print(f"generator {args.gen_kind} ({path.parent.name}): training {args.gen_steps} steps", flush=True)
@@ -95,7 +95,7 @@ def train_generator(args: RunArgs, path: Path):
 
 def load_generator(path: Path, device):
     "The trained latent model at `path` (`latent_dim`, `decode`, `sample_latent`), in eval mode on `device`."
-    from ssml.generative import load_generative
+    from ssml.gentrain import load_generative
     return load_generative(path, device=str(device))
 
 def generator_summary(path: Path) -> dict:

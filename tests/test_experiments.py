@@ -50,7 +50,7 @@ def test_profiles_expand(profile):
     assert len({r.config_hash() for r in sw['runs']}) == len(sw['runs'])
 
 
-PIPELINE = ['ssml.data', 'ssml.labels', 'ssml.episodes', 'ssml.generative', 'ssml.lasium', 'ssml.maml', 'ssml.metatrain']
+PIPELINE = ['ssml.data', 'ssml.labels', 'ssml.episodes', 'ssml.generative', 'ssml.gentrain', 'ssml.lasium', 'ssml.maml', 'ssml.metatrain']
 
 
 def _full_pipeline_missing():

@@ -7,7 +7,7 @@ the feature net; run from anywhere:
 
 Writes <out>/fd.json (not with --samples-only) and <out>/samples.pt (the images shown, uint8: `evaluate.n_shown`
 per model and as many real images), and from it figures/samples_*.{png,pdf} and the pair figure (e.g.
-figures/gan_vs_ssgan.{png,pdf}) with `ssml.figures.sample_figures`; `make reproduce` redraws them from the record.
+figures/gan_vs_ssgan.{png,pdf}) with `ssml.study_figures.sample_figures`; `make reproduce` redraws them from the record.
 """
 import json, sys, time
 from pathlib import Path
@@ -18,13 +18,14 @@ from study_config import load_config, study_parser, parse_study_args  # noqa: E4
 
 import torch  # noqa: E402
 from ssml.data import load_omniglot  # noqa: E402
-from ssml.generative import load_generative, image_features, sample_images, frechet_distance, _to_float  # noqa: E402
+from ssml.gentrain import load_generative, _to_float  # noqa: E402
+from ssml.frechet import image_features, sample_images, frechet_distance  # noqa: E402
 
 
 def record_samples(train, ev, perm, work_dir, out, fig_dir):
     "Write <out>/samples.pt (what the sample figures show) and draw the figures from it."
     from ssml.core import to_uint8
-    from ssml.figures import sample_figures
+    from ssml.study_figures import sample_figures
     kinds, n = ev['models'], ev['n_shown']
     images = {'real': to_uint8(_to_float(train.images[perm[-n:]]))}
     for kind in kinds:

@@ -6,7 +6,7 @@ from anywhere:
     .venv/bin/python studies/generator_quality/lasium_tasks.py --data ../shared/data
 
 The tasks drawn are kept in <out>/lasium_tasks.pt (uint8), and the figure is drawn from that record
-(`ssml.figures.lasium_task_figure`), so `make reproduce` redraws it without the generators.
+(`ssml.study_figures.lasium_task_figure`), so `make reproduce` redraws it without the generators.
 
 One panel per model (GAN, VAE) and variant (LASIUM-N, -RO, -OC): an N-way task, rows = classes, columns = the
 K support images (the anchor, left of the red line) and Q queries. The diagnostic is the mean pixel L2
@@ -44,7 +44,7 @@ def main(cfg, work_dir, out, fig_dir):
     c = cfg['lasium_tasks']
     torch.set_num_threads(cfg['threads'])
     from ssml.data import load_omniglot
-    from ssml.generative import load_generative
+    from ssml.gentrain import load_generative
     train = load_omniglot(download=False, **cfg['data']).split('train')
     N, K, Q = c['n_way'], c['k_shot'], c['q_query']
     models = {kind: Path(work_dir) / 'generative' / f'omniglot-{kind}' / 'final.pt' for kind in c['models']}
@@ -69,7 +69,7 @@ def main(cfg, work_dir, out, fig_dir):
                     suptitle=f"LASIUM {N}-way tasks on Omniglot: rows = classes; left of the red line the support image "
                              f"(the anchor), right {Q} queries", ncols=3,
                     models={k: relative(p) for k, p in models.items()}, seed=c['seed'], pixel_l2=diag), record)
-    from ssml.figures import lasium_task_figure
+    from ssml.study_figures import lasium_task_figure
     paths = lasium_task_figure(record, Path(fig_dir) / 'lasium_tasks')
     print(json.dumps(dict(figure=[relative(p) for p in paths], record=relative(record), n_way=N, k_shot=K,
                           q_query=Q, diag_tasks=c['diag_tasks'], pixel_l2=diag)))

@@ -16,7 +16,7 @@ from study_config import load_config, study_parser, parse_study_args, relative  
 
 import torch  # noqa: E402
 from ssml.data import load_omniglot  # noqa: E402
-from ssml.generative import train_generative  # noqa: E402
+from ssml.gentrain import train_generative  # noqa: E402
 
 MODELS = ('gan', 'vae', 'ssgan', 'features')
 

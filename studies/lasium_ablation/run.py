@@ -27,12 +27,12 @@ import torch  # noqa: E402
 from ssml.core import seed_everything, load_checkpoint  # noqa: E402
 from ssml.data import load_omniglot  # noqa: E402
 from ssml.episodes import EpisodeSampler, TaskList  # noqa: E402
-from ssml.generative import load_generative  # noqa: E402
+from ssml.gentrain import load_generative  # noqa: E402
 from ssml.lasium import AugmentedSource, LasiumSampler  # noqa: E402
 from ssml.nets import omniglot_conv4  # noqa: E402
 from ssml.maml import MAML, ProtoNet  # noqa: E402
 from ssml.metatrain import meta_train, evaluate  # noqa: E402
-from ssml.figures import ablation_records, ablation_table  # noqa: E402
+from ssml.study_figures import ablation_records, ablation_table  # noqa: E402
 from diagnostics import task_diagnostics  # noqa: E402
 
 
@@ -134,7 +134,7 @@ def main(name, s, cfg, work_dir, out):
 def figure(cfg, out, fig_dir):
     "Rewrite <out>/ablation.csv and redraw <fig-dir>/ablation_lasium.{png,pdf,json} from all records (as `make reproduce` does)."
     import matplotlib; matplotlib.use('Agg')
-    from ssml.figures import ablation_figure
+    from ssml.study_figures import ablation_figure
     ablation_table(ablation_records(out)).to_csv(out / 'ablation.csv', index=False)
     return ablation_figure(out, Path(fig_dir) / 'ablation_lasium', STUDIES / cfg['supervised_record'])
 
