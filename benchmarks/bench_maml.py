@@ -16,7 +16,16 @@ would reach if everything but its convolutions (the same arithmetic as the refer
 
 The gradient check compares the meta-gradients on the same tasks: max over parameters of
 max|ours - ref| / max|ref|, in float32 (the timed setting) and in float64 (where rounding cannot hide a
-difference in the math); `autograd_max_rel_grad_err` is the same for the autograd path.
+difference in the math); `autograd_max_rel_grad_err` is the same for the autograd path. The float32 check runs at
+every thread count timed (under 'by_threads', the first one also at top level): `max_rel_grad_err` and
+`autograd_max_rel_grad_err` against the float32 reference, `vs_float64` each path's float32 meta-gradient against
+the float64 one (the reference's, computed once), and the ReLU sign patterns behind them: `relu_flips` counts the
+ReLU inputs (pre-activations, every block, inner step and task) whose sign differs from the float64 run, and
+`relu_mismatch` those whose sign differs between a path and the float32 reference. The meta-gradient jumps where a
+ReLU input crosses zero (the inner-loop gradient changes by a finite amount), and a meta-batch has millions of ReLU
+inputs, some within float32 rounding of zero: a path whose rounding puts one on the other side follows another
+piece of the function, and its meta-gradient can differ by up to about 1e-2 with no error in the arithmetic. With
+`relu_mismatch` 0 the two paths took the same branch and must agree to rounding.
 
 `peak_mb` is the memory one meta-iteration adds at its peak, per path (MiB), after a warm-up iteration: on a GPU the
 allocator's peak, on CPU (Linux) the rise of the peak resident set size of a fresh process per path (toy tasks of
@@ -32,6 +41,7 @@ first is all of this machine's cores, then 1 thread).
 import argparse, gc, json, platform, statistics, sys, time
 
 import torch
+import torch.nn.functional as F
 
 from ssml.core import get_device
 from ssml.nets import omniglot_conv4
@@ -51,6 +61,53 @@ def get_tasks(a):
             if a.data == 'omniglot': raise
             print(f"Omniglot not available ({e}); using toy tasks", file=sys.stderr)
     return toy_tasks(a.meta_batch, a.n_way, a.k_shot, a.q_query, seed=a.seed), 'toy'
+
+
+class ReluSigns:
+    """Records the sign pattern of every ReLU input while active, in call order: the input of `F.relu` (the reference,
+    through `Conv4.features`) and the output of `torch.native_batch_norm` (the grouped paths apply ReLU to it in place)."""
+    def __enter__(self):
+        self.masks, self._relu, self._bn = [], F.relu, torch.native_batch_norm
+        def relu(x, inplace=False):
+            self.masks.append((x > 0).cpu()); return self._relu(x, inplace)
+        def bn(*args, **kw):
+            out = self._bn(*args, **kw); self.masks.append((out[0] > 0).cpu()); return out
+        F.relu, torch.native_batch_norm = relu, bn
+        return self
+
+    def __exit__(self, *exc): F.relu, torch.native_batch_norm = self._relu, self._bn
+
+
+def per_task_masks(masks, B):
+    "A grouped path's masks (per step and block, tasks side by side along channels) in the reference's order (per task, step, block)."
+    return [m.unflatten(1, (B, -1))[:, b] for b in range(B) for m in masks]
+
+
+def sign_mismatches(m1, m2):
+    "How many ReLU inputs have different signs in two recorded runs (the same computation in the reference's order)."
+    if len(m1) != len(m2) or any(x.shape != y.shape for x, y in zip(m1, m2)): raise ValueError("the sign patterns are of different computations")
+    return sum(int((x != y).sum()) for x, y in zip(m1, m2))
+
+
+def grads_and_signs(net, params, tb, a):
+    "Meta-gradient and ReLU sign pattern (reference order) of each path."
+    out = {}
+    for k, fn in PATHS.items():
+        with ReluSigns() as rec: g = meta_grad(fn, net, params, tb, a)
+        out[k] = g, (rec.masks if k == 'reference' else per_task_masks(rec.masks, len(tb)))
+    return out
+
+
+def grad_check(a, threads, net, params, tb, truth):
+    "The float32 meta-gradients at `threads` threads against the float32 reference and the float64 `truth` (gradient, signs)."
+    torch.set_num_threads(threads)
+    r = grads_and_signs(net, params, tb, a)
+    ref, t64 = r['reference'][0], {k: v.float() for k, v in truth[0].items()}
+    rnd = lambda v: float(f"{v:.3e}")
+    return dict(max_rel_grad_err=rnd(max_rel_err(r['ours'][0], ref)), autograd_max_rel_grad_err=rnd(max_rel_err(r['autograd'][0], ref)),
+                vs_float64={k: rnd(max_rel_err({p: v.cpu() for p, v in g.items()}, t64)) for k, (g, _) in r.items()},
+                relu_flips={k: sign_mismatches(m, truth[1]) for k, (_, m) in r.items()},
+                relu_mismatch={k: sign_mismatches(r[k][1], r['reference'][1]) for k in ('ours', 'autograd')})
 
 
 def meta_grad(fn, net, params, tb, a):
@@ -199,23 +256,24 @@ def main():
     tb, data = get_tasks(a)
     params = {k: v.detach() for k, v in net.named_parameters()}
 
-    # gradients: float32 on the device (the timed setting) and float64 on CPU
+    # gradients: float64 on CPU (the math, and the truth float32 is measured against), then float32 on the device
+    # (the timed setting) at every thread count timed
     net, tb32, p32 = net.to(device), tb.to(device), {k: v.to(device) for k, v in params.items()}
-    ref32 = meta_grad(maml_loss_loop, net, p32, tb32, a)
-    err32 = max_rel_err(meta_grad(maml_loss_fused, net, p32, tb32, a), ref32)
-    auto32 = max_rel_err(meta_grad(maml_loss_batched, net, p32, tb32, a), ref32)
     net64 = omniglot_conv4(a.n_way).double()
     tb64 = type(tb)(tb.support_x.double(), tb.support_y, tb.query_x.double(), tb.query_y, tb.n_way, tb.source)
     p64 = {k: v.double().cpu() for k, v in params.items()}
-    ref64 = meta_grad(maml_loss_loop, net64, p64, tb64, a)
-    err64 = max_rel_err(meta_grad(maml_loss_fused, net64, p64, tb64, a), ref64)
-    auto64 = max_rel_err(meta_grad(maml_loss_batched, net64, p64, tb64, a), ref64)
-    print(f"max relative meta-gradient difference vs reference: ours float32 {err32:.2e}, float64 {err64:.2e}; "
-          f"autograd float32 {auto32:.2e}, float64 {auto64:.2e}")
+    g64 = grads_and_signs(net64, p64, tb64, a)
+    err64, auto64 = (max_rel_err(g64[k][0], g64['reference'][0]) for k in ('ours', 'autograd'))
+    print(f"max relative meta-gradient difference vs reference in float64: ours {err64:.2e}, autograd {auto64:.2e}")
 
     runs = []
     for th in (a.threads if device.type == 'cpu' else [torch.get_num_threads()]):
-        r = bench(a, th, device, tb32, net, p32)
+        chk = grad_check(a, th, net, p32, tb32, g64['reference'])
+        print(f"{device.type} {th} thread(s), float32 meta-gradient vs reference: ours {chk['max_rel_grad_err']:.2e}, "
+              f"autograd {chk['autograd_max_rel_grad_err']:.2e}; vs float64: " + ", ".join(f"{k} {v:.2e}" for k, v in chk['vs_float64'].items()) +
+              "; ReLU inputs on the other side of zero than in float64: " + ", ".join(f"{k} {v}" for k, v in chk['relu_flips'].items()) +
+              "; than in the float32 reference: " + ", ".join(f"{k} {v}" for k, v in chk['relu_mismatch'].items()), flush=True)
+        r = dict(bench(a, th, device, tb32, net, p32), **chk)
         runs.append(r)
         print(f"{device.type} {th} thread(s): ours {r['ours_s']:.4f} s/it, reference {r['reference_s']:.4f} s/it, "
               f"ratio {r['ratio']:.3f} (wall-clock medians; per-round ratios' quartiles {r['ratio_iqr'][0]:.3f}-{r['ratio_iqr'][1]:.3f}; "
@@ -225,8 +283,7 @@ def main():
               f"autograd path {r['autograd_s']:.4f} s/it, ratio {r['autograd_ratio']:.3f}", flush=True)
     mem = peak_memory_mb(a, device, tb32, net, p32)
     print("peak memory one meta-iteration adds (MiB): " + ", ".join(f"{k} {v}" for k, v in mem.items()))
-    out = dict(runs[0], max_rel_grad_err=float(f"{err32:.3e}"), max_rel_grad_err_float64=float(f"{err64:.3e}"),
-               autograd_max_rel_grad_err=float(f"{auto32:.3e}"), autograd_max_rel_grad_err_float64=float(f"{auto64:.3e}"),
+    out = dict(runs[0], max_rel_grad_err_float64=float(f"{err64:.3e}"), autograd_max_rel_grad_err_float64=float(f"{auto64:.3e}"),
                peak_mb=mem, by_threads={str(r['threads']): r for r in runs}, device=device.type,
                device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine(),
                setting=dict(meta_batch=a.meta_batch, n_way=a.n_way, k_shot=a.k_shot, q_query=a.q_query, inner_steps=a.inner_steps,
