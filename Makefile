@@ -17,7 +17,7 @@ ifeq ($(origin SSML_DATA), undefined)
   endif
 endif
 
-.PHONY: test reproduce setup export clean-nbs
+.PHONY: test reproduce setup export clean-nbs docs docs-shots
 
 setup: $(STAMP)
 
@@ -35,3 +35,12 @@ reproduce: $(STAMP)
 
 export: $(STAMP)
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
+
+# The documentation site, offline (Sphinx + MyST-NB, configured in nbs/_site/): a page per library notebook with its
+# API entries (nbdev's show_doc), the index (README.md), the results pages (figures/, results/), in _docs/.
+docs: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python nbs/_site/build.py
+
+# Screenshots of the built site as a reader sees it (needs Debian's chromium), in _proc/shots/; PAGES="index 06_lasium"
+docs-shots:
+	$(BIN)/python nbs/_site/shots.py $(if $(PAGES),--pages $(PAGES))
