@@ -224,11 +224,10 @@ def results_pages() -> dict[str, str]:
     def order(p):  # summary figures first, in the order the README discusses them
         keys = ['acc_vs_labeled', 'ssml_comparison', 'mix_ratio', 'published_comparison', 'generator_samples']
         return (next((i for i, k in enumerate(keys) if p.stem.startswith(k)), len(keys)), p.stem)
-    quick = ['# Results: the quick profile\n',
-             'Omniglot 5-way 1-shot, the `quick` profile (the index page says at what scale it ran, and what the '
-             'results say). Every figure and table is drawn by `make reproduce` '
-             'from the run records in `results/quick/`; accuracy is the mean over the same 1000 fixed test tasks, '
-             '± the 95% interval.\n', '## Figures and tables\n']
+    story = fig / 'quick' / 'README.md'  # what the quick profile found, written beside its figures
+    quick = [story.read_text(encoding='utf-8') if story.exists() else '# Results: the quick profile\n',
+             'Every figure and table below is drawn by `make reproduce` from the run records in `results/quick/`; '
+             'accuracy is the mean over the same 1000 fixed test tasks, ± the 95% interval.\n', '## Figures and tables\n']
     quick += [_figure(p, f'figures/quick/{p.name}') for p in sorted((fig / 'quick').glob('*.png'), key=order)]
     runs = ROOT / 'results' / 'quick' / 'runs.csv'
     if runs.exists():
@@ -240,11 +239,11 @@ def results_pages() -> dict[str, str]:
                'ablation behind the profiles\' defaults; `make reproduce` redraws these figures from their kept records '
                '(`ssml.figures.study_figures`).\n', '## Figures\n']
     studies += [_figure(p, f'figures/{p.name}') for p in sorted(fig.glob('*.png'))]
-    tables = [('The LASIUM ablation', ROOT / 'results' / 'ablation' / 'ablation.csv', ABLATION_COLUMNS),
-              ('Supervised meta-learners against training minutes', ROOT / 'results' / 'issue5' / 'accuracy_vs_minutes.csv', None)]
+    tables = [('The LASIUM ablation', ROOT / 'studies' / 'lasium_ablation' / 'records' / 'ablation.csv', ABLATION_COLUMNS),
+              ('Supervised meta-learners against training minutes', ROOT / 'studies' / 'supervised_meta_learners' / 'records' / 'accuracy_vs_minutes.csv', None)]
     for title, path, cols in tables:
         if path.exists(): studies += [f'## {title}\n', f'From `{path.relative_to(ROOT)}`.\n', data_table(csv_table(path, cols))]
-    fd = ROOT / 'results' / 'issue3' / 'fd.json'
+    fd = ROOT / 'studies' / 'generator_quality' / 'records' / 'fd.json'
     if fd.exists():
         d = json.loads(fd.read_text(encoding='utf-8'))
         studies += ['## Fréchet distance of the generators\n',
