@@ -237,7 +237,7 @@ class ResultsStore:
                     'status': r['status'], 'duration_s': r['duration_s'], 'git_commit': r['git']['commit'],
                     'git_dirty': r['git']['dirty'], 'code_digest': r.get('code_digest'), 'device': r['device'],
                     'start_time': r['start_time'], 'error': r['error'], 'pipeline': r['metrics'].get('pipeline', 'full'),
-                    'meta_steps_done': (r['metrics'].get('train') or {}).get('step'),
+                    'meta_steps_done': (r['metrics'].get('train') or {}).get('step'), 'n_labeled': r['metrics'].get('n_labeled'),
                     'gen_steps_done': (r['metrics'].get('generator') or {}).get('steps')}
             evals = r['metrics'].get('evals') or [{'n_way': p['n_way'], 'k_shot': p['k_shot']}]
             for e in evals:
