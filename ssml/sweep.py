@@ -131,8 +131,8 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
     def collect(summary):
         results.append(summary)
         if verbose:
-            el = time.perf_counter() - t0
-            left = (len(todo) - len(results)) * el / len(results)
+            done_s = sorted(r['duration_s'] or 0 for r in results)
+            left = (len(todo) - len(results)) * done_s[len(done_s) // 2] / min(workers, len(todo))  # the median run so far
             acc = summary.get('accuracy')
             print(f"sweep: [{len(results)}/{len(todo)}] {summary['run_id']}: {summary['status']}"
                   + (f", {100 * acc:.2f}%" if acc is not None else '') + f" ({summary['duration_s'] or 0:.0f} s); "
