@@ -12,8 +12,9 @@ from .records import git_commit
 from .figures import _portable
 
 # %% auto #0
-__all__ = ['STUDY_RECORDS', 'ablation_records', 'ablation_table', 'plot_ablation', 'ablation_figure', 'sample_figures',
-           'lasium_task_figure', 'study_figures']
+__all__ = ['DIAGNOSTICS', 'GROUP_LABELS', 'AUG_KEYS', 'STUDY_RECORDS', 'ablation_records', 'ablation_table', 'plot_ablation',
+           'augmentation_text', 'point_label', 'ablation_figure', 'sample_figures', 'lasium_task_figure',
+           'study_figures']
 
 # %% ../nbs/12a_study_figures.ipynb #15281729
 def ablation_records(folder: str | Path  # folder of `*.json` ablation records
@@ -42,11 +43,28 @@ def ablation_table(records: list  # records from `ablation_records`
         rows.append(row)
     return pd.DataFrame(rows)
 
+DIAGNOSTICS = {  # column of `ablation_table` -> (axis label in words, factor to its unit); diagnostics.py of the study
+    'diag_emb_acc': ('accuracy of a fixed supervised ProtoNet\non the generated tasks (%)', 100),
+    'diag_emb_within': ('mean embedding distance within a class\n(fixed supervised ProtoNet, generated tasks)', 1),
+    'diag_emb_between': ('mean embedding distance between classes\n(fixed supervised ProtoNet, generated tasks)', 1),
+    'diag_emb_ratio': ('within- / between-class embedding distance\n(fixed supervised ProtoNet; ratio, < 1: classes apart)', 1),
+    'diag_pix_mean': ('mean pixel intensity of the generated images\n(0: background, 1: ink)', 1),
+    'diag_pix_ink': ('ink pixels (> 0.5) in the generated images (%)', 100),
+    'diag_pix_grey': ('grey pixels (0.1 to 0.9) in the generated images (%)', 100),
+    'diag_pix_within': ('mean pixel L2 distance within a class\n(generated tasks, pixels in [0, 1])', 1),
+    'diag_pix_between': ('mean pixel L2 distance between classes\n(generated tasks, pixels in [0, 1])', 1),
+    'diag_pix_ratio': ('within- / between-class pixel L2 distance\nin the generated tasks (ratio, < 1: classes apart)', 1),
+    'train_task_acc': ("the learner's accuracy on its own generated\ntraining tasks, end of training (%)", 100),
+}
+GROUP_LABELS = {'aug': {True: 'generated images augmented', False: 'not augmented'}}  # color_by column -> value -> legend text
+
 def plot_ablation(table,  # DataFrame from `ablation_table`
                   diagnostics=('diag_emb_acc', 'diag_pix_ratio'),  # columns each plotted against test accuracy (one panel each)
                   reference: dict | None = None,  # label -> accuracy (%) drawn as vertical lines (e.g. scratch, supervised)
                   color_by: str | None = None,  # boolean/categorical column that colours the points (e.g. 'aug')
-                  path=None  # if given, save `<path>.png` and `<path>.pdf`
+                  path=None,  # if given, save `<path>.png` and `<path>.pdf`
+                  labels: dict | None = None,  # column -> (axis label, factor); default `DIAGNOSTICS` (other columns: their name)
+                  group_labels: dict | None = None  # value of `color_by` -> legend text; default `GROUP_LABELS[color_by]`
                  ):
     "Left: test accuracy ± 95% CI per ablation point (sorted); then one panel per diagnostic vs test accuracy."
     import matplotlib.pyplot as plt
@@ -55,30 +73,34 @@ def plot_ablation(table,  # DataFrame from `ablation_table`
     for d in diagnostics:
         if d not in table: raise ValueError(f"diagnostic {d!r} is not a column; have {sorted(c for c in table if c.startswith('diag_'))}")
     if color_by is not None and color_by not in table: raise ValueError(f"color_by {color_by!r} is not a column of the table")
+    labels = {**DIAGNOSTICS, **(labels or {})}
     t = table.sort_values('test_acc').reset_index(drop=True)
     groups = [(None, t.index)] if color_by is None else [(k, t.index[t[color_by] == k]) for k in sorted(t[color_by].unique(), key=str)]
-    fig, axes = plt.subplots(1, 1 + len(diagnostics), figsize=(6.5 + 4 * len(diagnostics), max(3.5, 0.3 * len(t) + 1.2)),
-                             gridspec_kw=dict(width_ratios=[1.6] + [1] * len(diagnostics)))
+    fig, axes = plt.subplots(1, 1 + len(diagnostics), figsize=(9 + 4 * len(diagnostics), max(3.8, 0.3 * len(t) + 2)),
+                             gridspec_kw=dict(width_ratios=[1.7] + [1] * len(diagnostics)))
     a1 = axes[0]
     for j, (k, ix) in enumerate(groups):
         a1.errorbar(t.test_acc[ix], ix, xerr=t.test_ci95[ix], fmt='o', color=f'C{j}', capsize=2,
-                    label=None if k is None else f'{color_by}={k}')
+                    label=None if k is None else (group_labels or GROUP_LABELS.get(color_by, {})).get(k, f'{color_by} = {k}'))
     a1.set_yticks(range(len(t))); a1.set_yticklabels(t['label'] if 'label' in t else t['name'], fontsize=7)
     for i, (k, v) in enumerate((reference or {}).items()):
         a1.axvline(v, ls='--', color=f'C{i + 3}', lw=1, label=k)
-    if reference or color_by is not None: a1.legend(fontsize=7, loc='lower right')
-    a1.set_xlabel('Omniglot 5-way 1-shot test accuracy (%), 1000 tasks, ±95% CI')
+    n = sorted(set(t.n_test_tasks.dropna().astype(int))) if 'n_test_tasks' in t else []
+    a1.set_xlabel('Omniglot 5-way 1-shot test accuracy (%), ± 95% interval' + (f' over {n[0]:,} test tasks' if len(n) == 1 else ''), fontsize=9)
     for ax, d in zip(axes[1:], diagnostics):
         ok = t[d].notna()
+        text, f = labels.get(d, (d, 1))
         for j, (k, ix) in enumerate(groups):
             ix = [i for i in ix if ok[i]]
-            ax.errorbar(t[d][ix], t.test_acc[ix], yerr=t.test_ci95[ix], fmt='o', color=f'C{j}', capsize=2)
+            ax.errorbar(f * t[d][ix], t.test_acc[ix], yerr=t.test_ci95[ix], fmt='o', color=f'C{j}', capsize=2)
         if ok.sum() > 2:
             from scipy.stats import spearmanr
             rho = spearmanr(t[d][ok], t.test_acc[ok]).correlation
-            ax.set_title(f'Spearman ρ = {rho:.2f} over {int(ok.sum())} points', fontsize=9)
-        ax.set_xlabel(d); ax.set_ylabel('test accuracy (%)')
-    fig.tight_layout()
+            ax.set_title(f'rank correlation with test accuracy:\nSpearman ρ = {rho:.2f} over {int(ok.sum())} points', fontsize=9)
+        ax.set_xlabel(text, fontsize=9); ax.set_ylabel('test accuracy (%)', fontsize=9); ax.grid(alpha=0.3)
+    h, l = a1.get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.4 if l else 0) / fig.get_figheight()))
+    if l: fig.legend(h, l, loc='upper center', ncol=2, fontsize=7.5, frameon=False)
     if path is not None: save_png_pdf(fig, path)
     return fig
 
@@ -90,6 +112,37 @@ def _study_sidecar(paths: list, fig_path, records: list, **extra) -> list[Path]:
                 git=git_commit(), created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'), **extra)
     return [*paths, write_json(side, fig_path.parent/f'{fig_path.name}.json')]
 
+AUG_KEYS = ('aug_rotate', 'aug_shift', 'aug_scale_lo', 'aug_scale_hi', 'aug_shear')
+
+def augmentation_text(row  # a row of `ablation_table` with the AUG_KEYS columns
+                     ) -> str:
+    "A point's per-image augmentation in words."
+    r, sh, lo, hi, sr = (row[k] for k in AUG_KEYS)
+    return f"±{r:g}° rotation, ±{100 * sh:g}% shift, zoom {lo:g} to {hi:g}, ±{sr:g}° shear"
+
+def point_label(row,  # a row of `ablation_table` (its settings columns; missing ones are left out)
+                usual_aug: tuple | None = None  # the AUG_KEYS values most points use: written 'augmented' only, others in full
+               ) -> str:
+    "An ablation point in words: generator, LASIUM variant and its parameter, augmentation, learner and minutes."
+    g = lambda k: row.get(k) if hasattr(row, 'get') else None
+    has = lambda v: v is not None and v == v
+    def aug():
+        if not g('aug'): return 'not augmented'
+        return 'augmented'
+    parts = []
+    if has(g('model')): parts.append({'gan': 'GAN', 'vae': 'VAE', 'ssgan': 'SS-GAN', 'real': 'real tasks'}.get(g('model'), str(g('model'))))
+    if has(g('variant')) and g('model') != 'real':
+        v = g('variant'); p = ('σ', g('sigma')) if v == 'n' else ('α', g('alpha'))
+        parts.append(f"LASIUM-{str(v).upper()}" + (f" {p[0]} {p[1]:g}" if has(p[1]) else ''))
+    if has(g('aug')): parts.append(aug())
+    if has(g('learner')):
+        way = f" ({int(g('train_way'))}-way training)" if has(g('train_way')) and g('train_way') else ''
+        parts.append({'protonet': 'ProtoNet', 'maml': 'MAML', 'maml-fo': 'first-order MAML'}.get(g('learner'), str(g('learner'))) + way)
+    if has(g('train_minutes')):
+        parts.append(f"{g('train_minutes'):.0f} min" + (f" (generator {g('generator_minutes'):.0f} min)" if has(g('generator_minutes')) else ''))
+    own = g('aug') and all(has(g(k)) for k in AUG_KEYS) and tuple(g(k) for k in AUG_KEYS) != usual_aug  # its augmentation, on a 2nd line
+    return (' · '.join(parts) or str(g('name'))) + (f'\n(augmentation {augmentation_text(row)})' if own else '')
+
 def ablation_figure(records_dir: str | Path,  # folder of ablation records (`studies/lasium_ablation/run.py`)
                     fig_path: str | Path,  # output stem: writes .png, .pdf and a .json sidecar
                     supervised_record: str | Path | None = None  # supervised ProtoNet record drawn as a reference line
@@ -99,14 +152,17 @@ def ablation_figure(records_dir: str | Path,  # folder of ablation records (`stu
     records_dir = Path(records_dir)
     full = ablation_table(ablation_records(records_dir))
     t = full.copy()
-    t['label'] = [f"{n} ({m:.0f}+{tm:.1f} min)" for n, m, tm in zip(t.name, t.generator_minutes.fillna(0), t.train_minutes.fillna(0))]
+    augd = t[t.aug == True] if 'aug' in t and all(k in t for k in AUG_KEYS) else t.iloc[0:0]
+    usual = tuple(augd.groupby(list(AUG_KEYS)).size().sort_values(ascending=False, kind='stable').index[0]) if len(augd) else None
+    t['label'] = [point_label(r, usual) for _, r in t.iterrows()]
+    groups = None if usual is None else {True: f'generated images augmented: {augmentation_text(dict(zip(AUG_KEYS, usual)))}', False: 'not augmented'}
     t = t[t.train_minutes > 0] if (t.train_minutes > 0).any() else t
-    ref = {f'untrained ProtoNet {a:.1f}%': a for a in full[full.name == 'scratch_protonet'].test_acc}
+    ref = {f'untrained ProtoNet (no meta-training): {a:.1f}%': a for a in full[full.name == 'scratch_protonet'].test_acc}
     sup = supervised_record is not None and Path(supervised_record).is_file()
     if sup:
         last = [r for r in json.loads(Path(supervised_record).read_text())['rows'] if r['checkpoint'] == 'last.pt'][0]
-        ref[f"supervised ProtoNet {last['accuracy']:.1f}% ({last['train_minutes']:.0f} min)"] = last['accuracy']
-    fig = plot_ablation(t, ('diag_emb_acc', 'diag_pix_ratio', 'train_task_acc'), reference=ref, color_by='aug')
+        ref[f"ProtoNet meta-trained on the labeled real classes: {last['accuracy']:.1f}% ({last['train_minutes']:.0f} min)"] = last['accuracy']
+    fig = plot_ablation(t, ('diag_emb_acc', 'diag_pix_ratio', 'train_task_acc'), reference=ref, color_by='aug', group_labels=groups)
     paths = save_png_pdf(fig, fig_path); plt.close(fig)
     notes = dict(diag_emb_acc='nearest-prototype accuracy of the supervised ProtoNet runs/maml/pn_rot_q15 (last.pt) on 50 generated 5-way 1-shot 15-query tasks',
                  diag_pix_ratio='mean within-class / between-class pixel L2 distance on the same tasks',

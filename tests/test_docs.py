@@ -74,3 +74,6 @@ def test_docs_site(tmp_path):
     results = (out / 'results-quick.html').read_text(encoding='utf-8')
     for png in (ROOT / 'figures' / 'quick').glob('*.png'):
         assert png.name in results, f'{png.name} is not on the results page'
+    for table in (ROOT / 'figures' / 'quick').glob('*.md'):  # and every table (Markdown with a sidecar), as a table
+        if table.with_suffix('.json').exists():
+            assert table.stem in results and '<table' in results, f'the table {table.name} is not on the results page'

@@ -143,10 +143,13 @@ def process_notebooks(nbs: list[Path]) -> dict[str, object]:
 FIGURES = {  # file-name prefix: (title, what the figure shows); the figures carry their own legends
     'acc_vs_labeled': ('Accuracy against the labeled share', 'Test accuracy against the share of the training set '
                        'labeled, for each labeling scheme: SSML and supervised-only as curves, the unsupervised and '
-                       'reference methods as lines. `n=` is the number of seeds behind a point.'),
+                       'reference methods as lines, each point with its 95% interval; the seed counts are under each '
+                       'panel, and its title says how many images the lowest fraction labels.'),
     'ssml_comparison': ('SSML against its two halves', 'Every SSML point beside supervised-only and unsupervised '
-                        'LASIUM on the same labels; `beats_both` marks a point above both intervals.'),
-    'mix_ratio': ('The mixing ratio', 'SSML accuracy against the generated share of each meta-batch.'),
+                        'LASIUM on the same labels (accuracy in %, ± the 95% interval); "beats both" marks a point '
+                        'above both intervals.'),
+    'mix_ratio': ('The mixing ratio', 'SSML accuracy against the generated share of each meta-batch, with '
+                  'supervised-only at share 0 and LASIUM at share 1.'),
     'published_comparison': ('Against the published numbers', 'Our accuracies beside the published ones '
                              '(`configs/published.csv`, each row naming where it was read).'),
     'generator_samples': ("The run's generators", 'Samples of the generators the run trained.'),
@@ -202,12 +205,15 @@ def csv_table(path: Path, columns: list[str] | None = None, pct: tuple = ()) -> 
 
 
 def _figure(png: Path, rel: str) -> str:
-    "A section for one figure: what it shows, the image (or the table beside it, when kept), the records behind it."
+    "A section for one figure or table: what it shows, the image (or the table, from its Markdown), the records behind it."
     title, note = _title_note(png.stem)
     md, table = [f'### {title}\n', note + '\n' if note else ''], png.with_suffix('.md')
-    if table.exists(): md.append(data_table(table.read_text(encoding='utf-8')))  # a table drawn as a picture
+    if table.exists(): md.append(data_table(table.read_text(encoding='utf-8')))  # a table (older code also drew it as a picture)
     else: md.append(f'![{png.stem}]({rel})\n')
-    line, side = f'File [`{png.relative_to(ROOT)}`]({rel})', png.with_suffix('.json')
+    if png.suffix == '.md':  # the site does not carry the CSV: named, not linked
+        line = f'File `{png.with_suffix(".csv").relative_to(ROOT)}` (every column)'
+    else: line = f'File [`{png.relative_to(ROOT)}`]({rel})'
+    side = png.with_suffix('.json')
     if side.exists():
         meta = json.loads(side.read_text(encoding='utf-8'))
         src = [f'{len(meta["run_ids"])} run records' if meta.get('run_ids') else '',
@@ -228,7 +234,9 @@ def results_pages() -> dict[str, str]:
     quick = [story.read_text(encoding='utf-8') if story.exists() else '# Results: the quick profile\n',
              'Every figure and table below is drawn by `make reproduce` from the run records in `results/quick/`; '
              'accuracy is the mean over the same 1000 fixed test tasks, ± the 95% interval.\n', '## Figures and tables\n']
-    quick += [_figure(p, f'figures/quick/{p.name}') for p in sorted((fig / 'quick').glob('*.png'), key=order)]
+    shown = list((fig / 'quick').glob('*.png'))  # the figures, and the tables (Markdown with a sidecar) not drawn as pictures
+    shown += [t for t in (fig / 'quick').glob('*.md') if t.with_suffix('.json').exists() and not t.with_suffix('.png').exists()]
+    quick += [_figure(p, f'figures/quick/{p.name}') for p in sorted(shown, key=order)]
     runs = ROOT / 'results' / 'quick' / 'runs.csv'
     if runs.exists():
         quick += ['## Every run\n', f'From `{runs.relative_to(ROOT)}` (accuracy and ci95 in %; the full record of '
@@ -285,7 +293,7 @@ def build(out: Path = ROOT / '_docs', proc: Path = ROOT / '_proc', quiet: bool =
     for stem, nb in process_notebooks(nbs).items(): write_nb(nb, proc / f'{stem}.ipynb')
     pages = {'index': index_page(nbs), **results_pages(), 'DESIGN': (ROOT / 'DESIGN.md').read_text(encoding='utf-8')}
     for name, text in pages.items(): (proc / f'{name}.md').write_text(text, encoding='utf-8')
-    shutil.copytree(ROOT / 'figures', proc / 'figures', ignore=shutil.ignore_patterns('*.pdf', '*.json', '*.md', '*.csv'))
+    shutil.copytree(ROOT / 'figures', proc / 'figures', ignore=shutil.ignore_patterns('*.pdf', '*.json', '*.md', '*.csv', '*.html'))
     html = proc / '.build' / 'html'  # myst-nb writes jupyter_execute/ beside the HTML folder: keep it in proc
     args = ['-b', 'html', '-c', str(SITE), '-d', str(proc / '.build' / 'doctrees'), str(proc), str(html)]
     rc = build_main((['-q'] if quiet else []) + args)
