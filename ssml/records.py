@@ -238,7 +238,7 @@ class ResultsStore:
                     'git_dirty': r['git']['dirty'], 'code_digest': r.get('code_digest'), 'device': r['device'],
                     'start_time': r['start_time'], 'error': r['error'], 'pipeline': r['metrics'].get('pipeline', 'full'),
                     'meta_steps_done': (r['metrics'].get('train') or {}).get('step'), 'n_labeled': r['metrics'].get('n_labeled'),
-                    'gen_steps_done': (r['metrics'].get('generator') or {}).get('steps')}
+                    'gen_steps_done': g.get('steps') if isinstance(g := r['metrics'].get('generator'), dict) else None}
             evals = r['metrics'].get('evals') or [{'n_way': p['n_way'], 'k_shot': p['k_shot']}]
             for e in evals:
                 rows.append({**base, 'n_way': e['n_way'], 'k_shot': e['k_shot'], 'accuracy': e.get('accuracy'),
