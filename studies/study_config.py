@@ -17,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]  # the project
 STUDIES = ROOT / 'studies'
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))  # `import ssml` from this checkout
+from ssml.cli import parse_overrides  # `--set KEY=VALUE`, parsed as the ssml command parses it
 
 PATHS = {
     'data': dict(default=None, help='data root holding omniglot-py/ (default: $SSML_DATA, else data/ in the project)'),
@@ -24,17 +25,6 @@ PATHS = {
     'out': dict(default=None, help="where the study's records go (default: its records/ folder)"),
     'fig_dir': dict(default=str(ROOT / 'figures'), help="where the study's figures go"),
 }
-
-
-def parse_overrides(items: list[str] | None  # 'KEY=VALUE' strings; VALUE parsed as YAML ('0.1' -> 0.1, '[1, 2]' -> list)
-                    ) -> dict:
-    "The `--set KEY=VALUE` options as a dict (keys keep their dots: `a.b` reaches into section `a`)."
-    out = {}
-    for it in items or []:
-        if '=' not in it: raise ValueError(f"--set expects KEY=VALUE, got {it!r}")
-        k, v = it.split('=', 1)
-        out[k.strip().replace('-', '_')] = yaml.safe_load(v) if v.strip() else ''
-    return out
 
 
 def apply_overrides(cfg: dict,  # settings (not changed)
