@@ -29,3 +29,32 @@ def test_bench_maml_smoke():
     assert sorted(out['peak_mb']) == ['autograd', 'ours', 'reference']
     if os.access('/proc/self/clear_refs', os.W_OK):  # Linux, where the peak RSS can be reset: a real measurement
         assert all(v > 0 for v in out['peak_mb'].values()), out['peak_mb']
+
+
+def test_bench_throughput_smoke(tmp_path):
+    "bench_throughput.py on the CPU at a tiny budget (the Omniglot-format fixture): its JSON has every measurement."
+    cmd = [sys.executable, ROOT / 'benchmarks' / 'bench_throughput.py', '--device', 'cpu', '--data', 'fixture', '--fixture-dir', tmp_path / 'data',
+           '--warmup', '1', '--gen-steps', '2', '--meta-steps', '2', '--maml-steps', '1', '--eval-tasks', '2', '--test-inner-steps', '1',
+           '--workers', '1', '2', '--worker-steps', '2', '--out', tmp_path / 'out.json']
+    env = dict(os.environ, OMP_NUM_THREADS='1', SSML_CACHE=str(tmp_path / 'cache'))
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == json.loads((tmp_path / 'out.json').read_text())
+    assert (out['device'], out['data'], out['threads']) == ('cpu', 'fixture', 1)
+    for k in ('gan', 'protonet', 'protonet_labeled', 'maml', 'maml_20way'):
+        assert out[k]['steps_per_s'] > 0 and out[k]['cpu_s_per_step'] > 0, (k, out[k])
+    assert (out['maml']['n_way'], out['maml_20way']['n_way'], out['protonet']['source'], out['protonet_labeled']['source']) == (5, 20, 'lasium', 'labeled')
+    for times in ('s_per_task', 'cpu_s_per_task'):
+        assert {k: sorted(v) for k, v in out['eval'][times].items()} == {k: sorted(['5w1s', '5w5s', '20w1s', '20w5s']) for k in ('protonet', 'maml')}
+        assert all(x > 0 for v in out['eval'][times].values() for x in v.values())
+    assert [c['workers'] for c in out['concurrency']] == [1, 2]
+    for c in out['concurrency']:
+        assert c['aggregate_steps_per_s'] > 0 and c['rss_peak_mb_max'] > 0 and c['steps_per_worker'] == 2, c
+    assert out['concurrency'][0]['speedup_vs_1'] == 1.0
+
+
+def test_bench_throughput_refuses_bad_input(tmp_path):
+    for args, says in ((['--workers', '0'], '--workers'), (['--root', str(tmp_path / 'nowhere')], 'nowhere'), (['--meta-steps', '0'], '--meta-steps')):
+        r = subprocess.run([sys.executable, ROOT / 'benchmarks' / 'bench_throughput.py', *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert r.returncode == 2 and says in r.stderr, (args, r.stderr[-1000:])

@@ -43,11 +43,53 @@ def test_parameters_tag_survives_nbdev_clean(name, tmp_path):
     assert sum('parameters' in c.get('metadata', {}).get('tags', []) for c in cells) == 1
 
 
-@pytest.mark.parametrize('profile', ['smoke', 'quick', 'paper'])
+@pytest.mark.parametrize('profile', ['smoke', 'quick', 'paper', 'paper-smoke', 'paper-full'])
 def test_profiles_expand(profile):
     sw = load_sweep(profile_path(profile))
     assert sw['runs'] and {r.profile for r in sw['runs']} == {profile}
     assert len({r.config_hash() for r in sw['runs']}) == len(sw['runs'])
+
+
+BUDGETS = ('meta_steps', 'gen_steps', 'val_every', 'n_val_tasks', 'n_test_tasks')
+
+
+def _family(r):
+    return (r.method, r.meta_learner, r.n_way, r.k_shot, tuple(r.eval_settings))
+
+
+def test_paper_smoke_is_paper_at_tiny_budgets():
+    "Every paper-smoke run is a paper run with smaller budgets only, and every method family of paper is in paper-smoke."
+    paper, smoke = (load_sweep(profile_path(p))['runs'] for p in ('paper', 'paper-smoke'))
+    strip = lambda r: r.replace(**{k: getattr(RunArgs(), k) for k in BUDGETS}, profile='', out_dir='', fig_dir='').config_hash()
+    paper_cfgs = {strip(r) for r in paper}
+    assert all(strip(r) in paper_cfgs for r in smoke), [r.run_id() for r in smoke if strip(r) not in paper_cfgs]
+    assert {_family(r) for r in smoke} == {_family(r) for r in paper}
+    for r in smoke:
+        p = next(q for q in paper if strip(q) == strip(r))
+        assert all(getattr(r, k) <= getattr(p, k) for k in BUDGETS), r.run_id()
+    assert {r.device for r in paper + smoke} == {'cuda'}
+
+
+def test_paper_records_draw_every_figure(tmp_path):
+    "Records of every paper run (made up here: ok, random accuracies) draw each figure of the study in the four settings."
+    import random
+    from ssml.core import write_json
+    from ssml.figures import make_figures
+    from ssml.records import new_record, record_path
+    rng = random.Random(0)
+    runs = load_sweep(profile_path('paper'))['runs']
+    for a in runs:
+        a = a.replace(out_dir=str(tmp_path / 'results'))
+        rec = new_record(a)
+        evals = [dict(n_way=n, k_shot=k, accuracy=rng.uniform(0.5, 0.95), ci95=0.01, n_tasks=a.n_test_tasks, task_list_digest='x')
+                 for n, k in a.eval_pairs()]
+        rec.update(status='ok', duration_s=1.0, device='cuda:0 (made up)', metrics=dict(evals=evals, train={'step': a.meta_steps}))
+        write_json(rec, record_path(a))
+    made = make_figures(tmp_path / 'results', tmp_path / 'figures')
+    settings = ['5w1s', '5w5s', '20w1s', '20w5s']
+    want = [f'{f}-omniglot-{s}-{ml}' for s in settings for ml in ('protonet', 'maml') for f in ('acc_vs_labeled', 'ssml_comparison')]
+    want += [f'mix_ratio-omniglot-{s}-protonet' for s in settings] + ['published_comparison']
+    assert not set(want) - set(made), sorted(set(want) - set(made))
 
 
 PIPELINE = ['ssml.data', 'ssml.labels', 'ssml.episodes', 'ssml.generative', 'ssml.gentrain', 'ssml.lasium', 'ssml.maml', 'ssml.metatrain']

@@ -11,7 +11,7 @@ STUDIES = ROOT / 'studies'
 sys.path.insert(0, str(STUDIES))
 from study_config import load_config, apply_overrides, parse_overrides  # noqa: E402
 
-NAMES = ['generator_quality', 'lasium_ablation', 'maml_speed', 'supervised_meta_learners']
+NAMES = ['generator_quality', 'gpu_check', 'lasium_ablation', 'maml_speed', 'supervised_meta_learners']
 
 
 def _module(study, name):
@@ -150,6 +150,7 @@ def test_ablation_figure_only_remakes_table_and_figure(tmp_path):
 
 
 @pytest.mark.parametrize('script', ['generator_quality/train.py', 'generator_quality/evaluate.py', 'generator_quality/lasium_tasks.py',
+                                    'gpu_check/estimate.py', 'gpu_check/summarize.py',
                                     'lasium_ablation/run.py', 'maml_speed/run.py', 'supervised_meta_learners/run.py',
                                     'supervised_meta_learners/summarize.py'])
 def test_script_help(script):
@@ -166,3 +167,45 @@ def test_bad_paths_are_refused():
     r = subprocess.run([sys.executable, STUDIES / 'lasium_ablation' / 'run.py', 'gan_n10_aug', '--set', 'minutes=8'],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and '--name' in r.stderr
+
+
+def test_gpu_check_estimates_are_the_records():
+    "The committed paper estimates are what estimate.py gives on the committed CPU record with config.yaml's factors and today's profiles."
+    cfg = load_config(STUDIES / 'gpu_check')
+    est = _module('gpu_check', 'estimate')
+    rec_dir = STUDIES / 'gpu_check' / 'records' / 'cpu-1thread'
+    rec = json.loads((rec_dir / 'bench_throughput.json').read_text())
+    assert (rec['device'], rec['threads'], rec['data']) == ('cpu', 1, 'omniglot') and est.uses_cpu_time(rec)
+    from ssml.sweep import load_sweep, profile_path
+    for prof in ('paper', 'paper-full'):
+        saved = json.loads((rec_dir / f'{prof}_estimate.json').read_text())
+        now = est.estimate(rec, load_sweep(profile_path(prof))['runs'], cfg['estimate']['factors'], cfg['estimate']['overhead_s_per_run'])
+        assert {k: v for k, v in saved.items() if k not in ('profile', 'record')} == json.loads(json.dumps(now)), prof
+    paper = json.loads((rec_dir / 'paper_estimate.json').read_text())
+    assert paper['hours'] <= 1.1 and paper['factors_are'].startswith('ESTIMATE'), paper['hours']  # sized for about one GPU-hour
+    text = (ROOT / 'configs' / 'paper.yaml').read_text()
+    assert f"{paper['hours']} h" in text and 'ESTIMATE' in text, 'configs/paper.yaml must quote its estimate, marked ESTIMATE'
+
+
+def test_gpu_check_summary(tmp_path):
+    "summarize.py on a check's files: the estimate from a throughput record, tests counted, not passed without the smoke sweep."
+    shutil.copy(STUDIES / 'gpu_check' / 'records' / 'cpu-1thread' / 'bench_throughput.json', tmp_path / 'bench_throughput.json')
+    (tmp_path / 'tests.xml').write_text('<testsuites><testsuite name="pytest" tests="2" failures="1" errors="0" skipped="0">'
+                                        '<testcase classname="t" name="test_a"/><testcase classname="t" name="test_b">'
+                                        '<failure message="AssertionError: differs">x</failure></testcase></testsuite></testsuites>')
+    (tmp_path / 'stages.tsv').write_text('stage\trc\tseconds\tlimit_s\ntests\t1\t30\t120\nbench_maml\t124\t75\t75\n')
+    r = subprocess.run([sys.executable, STUDIES / 'gpu_check' / 'summarize.py', '--out', tmp_path, '--stages', tmp_path / 'stages.tsv',
+                        '--smoke', tmp_path / 'none', '--device', 'cpu'], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr[-2000:]
+    s = json.loads((tmp_path / 'gpu_check.json').read_text())
+    assert not s['passed'] and s['tests']['failures'] == 1 and s['tests']['failed'] == ['test_b: AssertionError: differs']
+    assert s['stages']['bench_maml']['rc'] == 124 and s['stages']['paper_smoke']['rc'] == 'not run'
+    assert s['estimates']['paper']['hours'] > 0 and 'FAILED test_b' in r.stdout and 'estimate paper:' in r.stdout
+
+
+def test_gpu_check_refuses_bad_arguments(tmp_path):
+    script = ROOT / 'benchmarks' / 'gpu_check.sh'
+    for args, env, says in (([], {}, 'usage'), ([str(tmp_path)], {}, 'omniglot-py'), ([str(tmp_path)], {'GPU_CHECK_DEVICE': 'tpu'}, 'GPU_CHECK_DEVICE')):
+        r = subprocess.run(['bash', script, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+        assert r.returncode == 2 and says in r.stderr, (args, r.stderr)
+    assert not any(tmp_path.iterdir())  # nothing written
