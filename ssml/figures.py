@@ -14,10 +14,11 @@ from .records import ResultsStore, git_commit
 
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'DATASETS', 'DODGE',
-           'INTERVAL_NOTE', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'TABLE_PAIRS', 'TABLE_WORDS', 'KINDS', 'write_sidecar',
-           'save_figure', 'modal_mix', 'select_runs', 'seed_note', 'n_labeled_text', 'accuracy_label',
-           'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison', 'load_published', 'our_numbers',
-           'published_table', 'readable_table', 'save_table', 'markdown_table', 'generator_figures', 'make_figures']
+           'INTERVAL_NOTE', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'TABLE_PAIRS', 'TABLE_WORDS', 'HEADLINE',
+           'HEADLINE_COLUMNS', 'KINDS', 'write_sidecar', 'save_figure', 'modal_mix', 'select_runs', 'seed_note',
+           'n_labeled_text', 'accuracy_label', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
+           'load_published', 'our_numbers', 'published_table', 'readable_table', 'save_table', 'markdown_table',
+           'headline_table', 'generator_figures', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def _portable(path) -> str | None:
@@ -381,6 +382,35 @@ def markdown_table(df, floatfmt: str = '.2f') -> str:
     rows = [list(map(str, df.columns)), ['---'] * len(df.columns)] + [[cell(v) for v in r] for r in df.itertuples(index=False)]
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows) + '\n'
 
+# %% ../nbs/12_figures.ipynb #9c313ad0
+HEADLINE = [('oracle', {}, 'oracle: every training label'),
+            ('ssml', {'scheme': 'classes', 'label_fraction': 0.01}, 'SSML, 1% of the classes labeled'),
+            ('supervised', {'scheme': 'classes', 'label_fraction': 0.01}, 'supervised only, 1% of the classes'),
+            ('ssml', {'scheme': 'classes', 'label_fraction': 0.1}, 'SSML, 10% of the classes labeled'),
+            ('supervised', {'scheme': 'classes', 'label_fraction': 0.1}, 'supervised only, 10% of the classes'),
+            ('lasium', {}, 'LASIUM-N (GAN), unsupervised'), ('umtra', {}, 'UMTRA, unsupervised'),
+            ('cactus', {}, 'CACTUs (VAE encoder), unsupervised'), ('scratch', {}, 'no meta-training (fine-tuned from scratch)')]
+HEADLINE_COLUMNS = ['method', 'acc_pct', 'ci_pct', 'n_seeds', 'run_ids']
+
+def headline_table(store,  # a ResultsStore, or its folder
+                   dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
+                   where: dict | None = None  # extra filters, e.g. {'meta_learner': 'protonet'}
+                  ):
+    "The main methods' accuracy ± 95% interval over seeds, one row each (rows without runs are left out)."
+    import numpy as np, pandas as pd
+    ours = our_numbers(store, where) if not _frame(store).empty else pd.DataFrame(columns=['dataset', 'n_way', 'k_shot', 'method'])
+    ours = ours[(ours.dataset == dataset) & (ours.n_way == n_way) & (ours.k_shot == k_shot)]
+    same = lambda x, v: x != '' and np.isclose(float(x), v) if isinstance(v, float) else x == v
+    rows = []
+    for method, cond, words in HEADLINE:
+        g = ours[ours.method == method]
+        for k, v in cond.items(): g = g[g[k].map(lambda x: same(x, v)).astype(bool)] if len(g) else g
+        if g.empty: continue
+        r = g.sort_values('n_seeds', ascending=False).iloc[0]  # SSML: the generated share with the most seeds
+        rows.append(dict(method=words, acc_pct=r.ours_pct, ci_pct=r.ours_ci95_pct, n_seeds=int(r.n_seeds), run_ids=r.run_ids))
+    if not rows: raise ValueError(f"no runs of {[m for m, _, _ in HEADLINE]} at {dataset} {n_way}-way {k_shot}-shot")
+    return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+
 # %% ../nbs/12_figures.ipynb #0401d0cb
 KINDS = {'gan': 'GAN', 'ssgan': 'SS-GAN', 'vae': 'VAE'}
 
@@ -450,5 +480,7 @@ def make_figures(results_dir: str | Path = 'results',  # folder holding records/
         except ValueError as e: print(f"skipping ssml_comparison-{sfx}: {e}")
     try: made['published_comparison'] = save_table(published_table(store, published), 'published_comparison', fig_dir, results_dir)
     except (ValueError, FileNotFoundError) as e: print(f"skipping published_comparison: {e}")
+    try: made['headline'] = save_table(headline_table(store), 'headline', fig_dir, results_dir)
+    except ValueError as e: print(f"skipping headline: {e}")
     made.update(generator_figures(results_dir, fig_dir))
     return made

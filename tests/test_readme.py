@@ -33,3 +33,11 @@ def test_readme_example_runs(tmp_path):
     assert m, r.stdout[-2000:]
     assert 20 < float(m.group(1)) <= 100 and 0 < float(m.group(2)) < 10  # above chance (20%), a real interval
     assert (tmp_path / 'runs' / 'readme-gan' / 'final.pt').is_file()
+
+
+def test_readme_headline_is_the_generated_table():
+    "The README's headline table is `figures/quick/headline.md`, drawn from the records by `make reproduce`: no typed number."
+    text = (ROOT / 'README.md').read_text()
+    m = re.search(r'<!-- headline[^>]*-->\n(.*?)\n<!-- /headline -->', text, re.S)
+    assert m, 'README.md has no headline block'
+    assert m.group(1).strip() == (ROOT / 'figures' / 'quick' / 'headline.md').read_text().strip()
