@@ -2,7 +2,7 @@
 
 Measured at the study's settings (Omniglot 28x28, 5-way 1-shot, 15 queries per class, meta-batch 4; MAML second
 order with 5 inner steps; GAN batches of 128 with a 128-d latent), through the same code the runs use
-(`ssml.generative.train_generative`, `ssml.pipeline.make_learner` / `task_source`, `ssml.metatrain.meta_train`,
+(`ssml.gentrain.train_generative`, `ssml.pipeline.make_learner` / `task_source`, `ssml.metatrain.meta_train`,
 `ssml.metatrain.evaluate`):
 
 - `gan`: generator training steps per second (`train_generative('gan', ...)`, timed per step by its callback,
@@ -103,7 +103,7 @@ def meta_steps_per_s(a, train, device, learner, source, steps, n_way=5):
 
 def gan_steps_per_s(a, train, device):
     "GAN training steps per second (batches of 128), timed by the per-step callback after `--warmup` steps."
-    from ssml.generative import train_generative
+    from ssml.gentrain import train_generative
     stamps = []
     def cb(step, model, losses): sync(device); stamps.append((time.perf_counter(), time.process_time()))
     n = a.warmup + a.gen_steps

@@ -268,6 +268,8 @@ def index_page(nbs: list[Path]) -> str:
     md = re.sub(r'`(\d+[a-z]?_\w+)`', lambda m: f'[`{m[1]}`]({m[1]}.ipynb)' if m[1] in stems else m[0], md)
     md = md.replace('](nbs/)', f']({nbs[0].stem}.ipynb)')
     md = md.replace('](figures/quick/README.md)', '](results-quick.md)').replace('](studies/)', '](results-studies.md)')  # repo files shown as site pages
+    site = {'DESIGN.md', 'results-quick.md', 'results-studies.md'} | {f'{p.stem}.ipynb' for p in nbs}
+    md = re.sub(r'\[([^\]]+)\]\(([^)#:]+)\)', lambda m: m[0] if m[2] in site or m[2].startswith(('http', 'figures/')) else f'{m[1]} (`{m[2]}` in the repository)', md)  # other repository files are not pages of the site
     nav = ['```{toctree}\n:hidden:\n:caption: Results\n\nresults-quick\nresults-studies\n```',
            '```{toctree}\n:hidden:\n:caption: Library\n\n' + '\n'.join(p.stem for p in nbs) + '\n```',
            '```{toctree}\n:hidden:\n:caption: Design\n\nDESIGN\n```']
