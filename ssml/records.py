@@ -49,7 +49,8 @@ def code_digest(package: str | Path | None = None  # the package folder; default
                ) -> str:
     """A hash (16 hex digits) of the code that computes results: every top-level definition of the package's modules
     (less `NOT_RESULT_CODE`), without docstrings, comments, formatting or imports, in name order, so documenting
-    code or moving a function to another module does not change it; changing a statement does."""
+    code or moving a function to another module does not change it; changing a statement does. A dataclass field's
+    docstring (a string after the field, as in `RunArgs`) is a statement of the class body and does count."""
     pkg = Path(package) if package else Path(importlib.util.find_spec('ssml').origin).parent
     if str(pkg) in _DIGEST: return _DIGEST[str(pkg)]
     defs = []

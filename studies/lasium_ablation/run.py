@@ -101,7 +101,8 @@ def main(name, s, cfg, work_dir, out):
     t0 = time.time()
     res = dict(step=0, elapsed_s=0.0, best_val_acc=None, best_step=None, history=[])
     if s['minutes'] > 0:
-        res = meta_train(learner, source, minutes=s['minutes'], steps=s['steps'], meta_batch=s['meta_batch'], lr=s['meta_lr'],
+        res = meta_train(learner, source, minutes=s['minutes'], steps=s['steps'] or 10**9,  # time-budgeted study: no step limit unless set
+                         meta_batch=s['meta_batch'], lr=s['meta_lr'],
                          val_tasks=val, val_imageset=val_set, val_every=s['val_every'], val_inner_steps=s['test_inner_steps'],
                          ckpt_dir=run_dir, ckpt_every=100, seed=s['seed'], restore_best=True, log_every=50, progress=False)
     train_wall = time.time() - t0
