@@ -125,6 +125,10 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
         print(f"warning: {len(old)} of these runs have ok records made by other code (code digest {old[0].get('code_digest')} "
               f"!= {code_digest()} now), kept as they are; rerun them with stale='rerun' (ssml sweep/reproduce --stale rerun)",
               file=sys.stderr, flush=True)
+    if old and stale == 'rerun':  # recompute with this code: a finished run's meta-training checkpoint would resume at its end
+        import shutil
+        for r in runs:
+            if r.config_hash() in {o['config_hash'] for o in old}: shutil.rmtree(Path(r.work_dir)/'checkpoints'/r.run_id(), ignore_errors=True)
     todo = schedule_runs([r for r in runs if r.config_hash() not in done])
     t0, results = time.perf_counter(), []
     if verbose: print(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to run on {workers} worker(s) ({executor})", flush=True)
