@@ -62,6 +62,8 @@ class RunArgs:
     "Dataset name in the ssml.data registry."
     image_size: int = 28
     "Images are resized to image_size x image_size."
+    omniglot_split: Literal['lasium', 'random', 'vinyals'] = 'lasium'
+    "Omniglot's character split: the LASIUM authors' 1200/100/323 (lasium), the package's earlier torch shuffle of the same sizes (random, seed 0), or Vinyals et al.'s (vinyals)."
     method: Method = 'ssml'
     "What is meta-trained on which tasks (the method table in the config notebook)."
     scheme: Literal['instances', 'classes', 'random'] = 'classes'
@@ -187,6 +189,7 @@ class RunArgs:
             if self.variant != 'n': drop.add('lasium_sigma')
             if not self.augment: drop |= set(LASIUM_FIELDS[3:])
         if self.method != 'cactus': drop |= {'cactus_clusters', 'cactus_partitions'}
+        if self.dataset != 'omniglot': drop.add('omniglot_split')
         if self.gen_kind is not None: d['generator'] = self.gen_kind
         if self.method not in MIXES: drop |= {'mix_ratio', 'mix_schedule'}
         if self.method not in META_TRAINED: drop |= set(META_FIELDS)
@@ -202,6 +205,7 @@ class RunArgs:
         if self.gen_kind is None: return None
         d = dict(dataset=self.dataset, image_size=self.image_size, generator=self.gen_kind, latent_dim=self.latent_dim,
                  gen_steps=self.gen_steps, gen_batch=self.gen_batch, gen_seed=self.gen_seed)
+        if self.dataset == 'omniglot': d['omniglot_split'] = self.omniglot_split  # the generator trains on the split's train classes
         if self.gen_kind == 'ssgan': d.update(scheme=self.scheme, label_fraction=self.label_fraction, seed=self.seed)
         return d
 
@@ -283,6 +287,8 @@ def validate_args(a: RunArgs):
     _check(0 < a.label_fraction <= 1, 'label_fraction', f"must be in (0, 1], got {a.label_fraction}")
     if a.method in META_TRAINED: _check(a.meta_steps > 0, 'meta_steps', f"must be > 0 for method={a.method!r} (it is meta-trained)")
     if a.method in USES_GENERATOR: _check(a.gen_steps > 0, 'gen_steps', f"must be > 0 for method={a.method!r} (it trains a generator)")
+    _check(a.dataset == 'omniglot' or a.omniglot_split == 'lasium', 'omniglot_split',
+           f"={a.omniglot_split!r} is for dataset='omniglot' (dataset={a.dataset!r} has its own fixed split)")
     _check(a.generator != 'ssgan' or a.method == 'ssml-ssg', 'generator',
            f"='ssgan' needs labels: use method='ssml-ssg' (got method={a.method!r})")
     for s in a.eval_settings:

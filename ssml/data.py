@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #e0e055d9
 from __future__ import annotations
-import functools, hashlib, importlib, io, json, os, tempfile, time, warnings, zipfile
+import functools, hashlib, importlib, io, json, os, random, tempfile, time, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,10 +15,10 @@ from PIL import Image
 
 # %% auto #0
 __all__ = ['OMNIGLOT_ALPHABETS', 'OMNIGLOT_IMAGES_PER_CHARACTER', 'OMNIGLOT_URL', 'OMNIGLOT_MD5', 'OMNIGLOT_SPLITS',
-           'VINYALS_VAL_ALPHABETS', 'VINYALS_TEST', 'project_root', 'data_root', 'ImageSet', 'FewShotDataset',
-           'cache_root', 'file_fingerprint', 'cached', 'register_dataset', 'available_datasets', 'load_dataset',
-           'omniglot_class_names', 'omniglot_splits', 'load_omniglot', 'make_omniglot_fixture', 'fixture_codes',
-           'summarize', 'dataset_summary', 'has_omniglot']
+           'LASIUM_SPLIT_SEED', 'OMNIGLOT_SPLIT_SIZES', 'VINYALS_VAL_ALPHABETS', 'VINYALS_TEST', 'project_root',
+           'data_root', 'ImageSet', 'FewShotDataset', 'cache_root', 'file_fingerprint', 'cached', 'register_dataset',
+           'available_datasets', 'load_dataset', 'omniglot_class_names', 'omniglot_splits', 'load_omniglot',
+           'make_omniglot_fixture', 'fixture_codes', 'summarize', 'dataset_summary', 'has_omniglot']
 
 # %% ../nbs/01_data.ipynb #81b72882
 def project_root(start: str | Path | None = None  # where to start searching upwards; default: the working directory
@@ -217,7 +217,9 @@ OMNIGLOT_MD5 = {'background': '68d2efa1b9178cc56df9314c21c6e718',  # of the offi
                 'evaluation': '6b91aef0f799c5bb55b94e3f2daec811'}
 
 # %% ../nbs/01_data.ipynb #24aa23cc
-OMNIGLOT_SPLITS = ('lasium', 'vinyals')
+OMNIGLOT_SPLITS = ('lasium', 'random', 'vinyals')
+LASIUM_SPLIT_SEED = 47  # the random_seed of the LASIUM/UMTRA authors' Omniglot scripts
+OMNIGLOT_SPLIT_SIZES = (1200, 100, 323)  # train / val / test characters of the 'lasium' and 'random' splits
 VINYALS_VAL_ALPHABETS = ('Armenian', 'Bengali', 'Early_Aramaic', 'Hebrew', 'Mkhedruli_(Georgian)')
 VINYALS_TEST = {'Gurmukhi': range(42, 46), **{a: None for a in (  # None: the whole alphabet
     'Kannada', 'Keble', 'Malayalam', 'Manipuri', 'Mongolian', 'Old_Church_Slavonic_(Cyrillic)', 'Oriya', 'Sylheti',
@@ -232,25 +234,34 @@ def _in_vinyals_test(name: str) -> bool:
     a, c = name.split('/')[:2]
     return a in VINYALS_TEST and (VINYALS_TEST[a] is None or int(c[len('character'):]) in VINYALS_TEST[a])
 
-def omniglot_splits(split: str = 'lasium',  # 'lasium' (random 1200/100/323 by seed) or 'vinyals' (1028/172/423)
-                    seed: int = 0,  # shuffles the characters for 'lasium'; unused for 'vinyals'
+def _omniglot_folder(class_id: int, name: str) -> str:
+    "The folder of character `class_id` relative to omniglot-py/, e.g. 'images_background/Greek/character03'."
+    n_background = sum(OMNIGLOT_ALPHABETS['background'].values())
+    return f"images_{'background' if class_id < n_background else 'evaluation'}/{name}"
+
+def omniglot_splits(split: str = 'lasium',  # 'lasium' (the LASIUM authors' 1200/100/323), 'random' (1200/100/323 by torch seed) or 'vinyals' (1028/172/423)
+                    seed: int | None = None,  # 'lasium': Python `random` seed (None: 47, the authors'); 'random': torch seed (None: 0); 'vinyals': unused
                     class_names: list | None = None  # character names in class-id order; default `omniglot_class_names()`
                    ) -> dict:
     "Character ids of the train/val/test split as sorted int64 tensors."
     names = class_names if class_names is not None else omniglot_class_names()
     n = len(names)
-    if split == 'lasium':
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        n_val, n_test = round(n * 100 / 1623), round(n * 323 / 1623)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    if split not in OMNIGLOT_SPLITS: raise ValueError(f"split must be one of {list(OMNIGLOT_SPLITS)}, got {split!r}")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    n_val, n_test = round(n * OMNIGLOT_SPLIT_SIZES[1] / 1623), round(n * OMNIGLOT_SPLIT_SIZES[2] / 1623)
+    if split == 'lasium':  # sort the folder paths, shuffle with Python's random, slice (the authors' OmniglotDatabase)
+        order = sorted(range(n), key=lambda i: _omniglot_folder(i, names[i]))
+        random.Random(LASIUM_SPLIT_SEED if seed is None else int(seed)).shuffle(order)
+        perm = torch.tensor(order)
+    elif split == 'random': perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed or 0)))
+    if split in ('lasium', 'random'):
         parts = {'train': perm[:n - n_val - n_test], 'val': perm[n - n_val - n_test:n - n_test], 'test': perm[n - n_test:]}
-    elif split == 'vinyals':
+    else:
         test = [i for i, c in enumerate(names) if _in_vinyals_test(c)]
         val = [i for i, c in enumerate(names) if c.split('/')[0] in VINYALS_VAL_ALPHABETS]
         train = sorted(set(range(n)) - set(test) - set(val))
         parts = {'train': torch.tensor(train), 'val': torch.tensor(val), 'test': torch.tensor(test)}
-    else: raise ValueError(f"split must be one of {list(OMNIGLOT_SPLITS)}, got {split!r}")
     return {k: v.to(torch.int64).sort().values for k, v in parts.items()}
 
 # %% ../nbs/01_data.ipynb #c296bb07
@@ -389,8 +400,8 @@ def _omniglot_tensors(root, image_size: int, download: bool, cache_dir) -> tuple
 
 def load_omniglot(root: str | Path | None = None,  # data root holding omniglot-py/, see `data_root`
                   image_size: int = 28,  # side of the square images after resizing (Lanczos); 105 keeps the originals
-                  split: str = 'lasium',  # class split: 'lasium' (random 1200/100/323 by seed) or 'vinyals' (1028/172/423)
-                  seed: int = 0,  # shuffles the classes for split='lasium'
+                  split: str = 'lasium',  # class split: 'lasium' (the LASIUM authors' 1200/100/323), 'random' (1200/100/323 by seed) or 'vinyals' (1028/172/423)
+                  seed: int | None = None,  # the split's shuffle seed (None: 47 for 'lasium', 0 for 'random'; see `omniglot_splits`)
                   rotations: bool = False,  # each character x {0, 90, 180, 270} degrees becomes 4 classes
                   download: bool = True,  # download the official zips when no copy is on disk
                   cache_dir: str | Path | None = None  # tensor cache folder, see `cache_root`

@@ -273,6 +273,7 @@ class LasiumSampler:
                  dataset: str = 'omniglot',  # which defaults to use ('omniglot', 'miniimagenet', 'celeba')
                  anchor_images=None,  # real images (tensor or `ImageSet`) whose encodings are the anchors (VAE)
                  include_anchor: bool = True,  # the anchor itself is each class's first (support) sample
+                 real_anchor: bool = True,  # with `anchor_images`: that first sample is the real image, not its reconstruction (the authors' VAE code)
                  max_tries: int = 20  # rejection rounds before reporting `eps` as too large
                 ):
         for name, v in (('k_shot', k_shot), ('q_query', q_query)):
@@ -288,7 +289,9 @@ class LasiumSampler:
         if self.variant == 'n' and sigma is None: sigma = lasium_defaults(dataset, self.kind)['sigma']
         if self.variant != 'n' and alpha is None: alpha = lasium_defaults(dataset, self.kind)[f'alpha_{self.variant}']
         self.sigma, self.alpha = sigma, alpha
+        if anchor_images is not None and hasattr(anchor_images, 'images'): anchor_images = anchor_images.images
         self.pool = None if anchor_images is None else encode_images(model, anchor_images)
+        self.anchor_images = anchor_images if self.pool is not None and include_anchor and real_anchor else None
         if eps is None: eps = default_eps(self.latent_dim) if self.pool is None else pool_eps(self.pool)
         self.eps = float(eps)
         self.seed, self.generator = seed, torch.Generator().manual_seed(int(seed))
@@ -314,11 +317,25 @@ class LasiumSampler:
             x = self.model.decode(latents.reshape(B * N * S, d).to(self.device))
         return x.float().clamp_(0, 1).view(B, N, S, *x.shape[1:])
 
+    def real_images(self, index: torch.Tensor  # (B, N) indices into `anchor_images`
+                   ) -> torch.Tensor:  # (B, N, C, H, W) float32 in [0, 1] on the model's device
+        "The real images behind anchors `index`."
+        x = self.anchor_images[index.flatten()]
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        return x.view(*index.shape, *x.shape[1:]).to(self.device)
+
     def sample(self, n_tasks: int  # tasks in the meta-batch
               ) -> TaskBatch:
         "The next `n_tasks` generated tasks."
         _check_positive_int('n_tasks', n_tasks)
-        x = self.decode(self.latents(n_tasks))
+        if self.anchor_images is None: x = self.decode(self.latents(n_tasks))
+        else:  # the same draws as `latents`; the anchor's sample is its real image
+            parts = lasium_latents(n_tasks, self.n_way, self.k_shot + self.q_query, self.variant, self.eps, sigma=self.sigma,
+                                   alpha=self.alpha, prior=self.prior, pool=self.pool, generator=self.generator,
+                                   max_tries=self.max_tries, return_parts=True)
+            real = self.real_images(parts['anchor_index'])[:, :, None]
+            lat = parts['latents'][:, :, 1:]
+            x = torch.cat([real, self.decode(lat)], 2) if lat.shape[2] else real
         B, N, K, Q, img = n_tasks, self.n_way, self.k_shot, self.q_query, x.shape[3:]
         sy = class_major_labels(N, K, device=x.device).repeat(B, 1)
         qy = class_major_labels(N, Q, device=x.device).repeat(B, 1)
@@ -334,7 +351,8 @@ class LasiumSampler:
     def __repr__(self):
         p = f"sigma={self.sigma}" if self.variant == 'n' else f"alpha={self.alpha}"
         return (f"LasiumSampler({self.source}, {self.n_way}-way {self.k_shot}-shot {self.q_query}-query, eps={self.eps:.4g}, "
-                f"{p}, anchors={'prior' if self.pool is None else f'{len(self.pool)} encoded images'}, seed={self.seed})")
+                f"{p}, anchors={'prior' if self.pool is None else f'{len(self.pool)} encoded images'}"
+                f"{', real anchor images' if self.anchor_images is not None else ''}, seed={self.seed})")
 
 # %% ../nbs/06_lasium.ipynb #7a2315fd
 def class_distances(tb: TaskBatch  # tasks to measure

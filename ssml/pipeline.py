@@ -28,7 +28,8 @@ def load_data(args: RunArgs):
     from ssml.data import load_dataset
     if args.data_root and not Path(args.data_root).is_dir():
         raise FileNotFoundError(f"RunArgs.data_root {args.data_root!r}: no such folder (expected the folder holding e.g. omniglot-py/)")
-    return load_dataset(args.dataset, args.data_root or None, image_size=args.image_size)
+    kw = {'split': args.omniglot_split} if args.dataset == 'omniglot' else {}
+    return load_dataset(args.dataset, args.data_root or None, image_size=args.image_size, **kw)
 
 def label_mask_for(args: RunArgs, trainset):
     "Which training images are labeled for this run (None: no labels; all True for 'oracle')."
@@ -46,7 +47,8 @@ def fixed_task_list(args: RunArgs, imageset, n_way: int, k_shot: int, n_tasks: i
     from filelock import FileLock
     from ssml.episodes import TaskList
     n = n_tasks or args.n_test_tasks
-    path = Path(args.work_dir)/'tasklists'/f"{args.dataset}-{args.image_size}px-{split}-{n_way}w{k_shot}s{args.q_query}q-{n}-seed{args.task_list_seed}.pt"
+    dataset = f"omniglot-{args.omniglot_split}" if args.dataset == 'omniglot' else args.dataset  # the class split decides the test classes
+    path = Path(args.work_dir)/'tasklists'/f"{dataset}-{args.image_size}px-{split}-{n_way}w{k_shot}s{args.q_query}q-{n}-seed{args.task_list_seed}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + '.lock'):
         if path.exists(): return TaskList.load(path)
@@ -107,16 +109,18 @@ def generator_samples_path(args: RunArgs, out_dir: str | Path | None = None) -> 
     "Where the results store keeps the samples of the generator that `args` needs."
     return Path(out_dir or args.out_dir)/'generators'/f"{args.gen_kind}-{args.dataset}-{args.gen_hash()}.pt"
 
-def record_generator_samples(args: RunArgs, model, out_dir: str | Path | None = None, n: int = 64) -> Path:
+def record_generator_samples(args: RunArgs, model, out_dir: str | Path | None = None, n: int = 64, trainset=None) -> Path:
     """Keep what the figures show of a generator in the results store (the checkpoint itself lives in `work_dir`):
-    `n` samples from its prior and one LASIUM task per variant (seed 0, the run's sigma, not augmented), as uint8."""
+    `n` samples from its prior and one LASIUM task per variant (seed 0, the run's sigma, not augmented; a VAE's
+    anchors are real images of `trainset`, as in its runs), as uint8."""
     from ssml.lasium import LasiumSampler, VARIANTS
     path = generator_samples_path(args, out_dir)
     if path.exists(): return path
     with torch.no_grad(), seeded(0):
         images = to_uint8(model.decode(model.sample_latent(n, generator=torch.Generator().manual_seed(0)).to(next(model.parameters()).device)))
         tasks = {v: task_record(LasiumSampler(model, v, args.n_way, args.k_shot, args.q_query, seed=0, dataset=args.dataset,
-                                              sigma=args.lasium_sigma)(1)) for v in VARIANTS}
+                                              sigma=args.lasium_sigma, anchor_images=trainset if args.gen_kind == 'vae' else None)(1))
+                 for v in VARIANTS}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(dict(kind=args.gen_kind, dataset=args.dataset, gen_hash=args.gen_hash(), gen_config=args.gen_config(),
                          images=images, tasks=tasks, lasium_sigma=args.lasium_sigma), path)
@@ -153,7 +157,8 @@ def task_source(args: RunArgs, trainset, mask, model, device):
     if args.method in USES_LASIUM:
         from ssml.lasium import LasiumSampler, AugmentedSource
         generated = LasiumSampler(model, args.variant, args.n_way, args.k_shot, q, seed=run_seed(args, 'tasks'),
-                                  dataset=args.dataset, sigma=args.lasium_sigma)
+                                  dataset=args.dataset, sigma=args.lasium_sigma,
+                                  anchor_images=trainset if args.gen_kind == 'vae' else None)  # VAE: anchors are real training images
         if args.augment:
             generated = AugmentedSource(generated, seed=run_seed(args, 'augment'), rotate=args.aug_rotation, shift=args.aug_shift,
                                         scale=(1 - args.aug_zoom, 1 + args.aug_zoom), shear=args.aug_shear)
@@ -194,7 +199,7 @@ def run(args: RunArgs) -> dict:
         gpath = ensure_generator(args, train_generator)
         say(f"generator {gpath.parent.name}")
         model, out['generator'] = load_generator(gpath, device), generator_summary(gpath)
-        record_generator_samples(args, model)
+        record_generator_samples(args, model, trainset=train)
     learner = make_learner(args, tuple(train.images.shape[1:]), device)
     if args.method in META_TRAINED:
         source = task_source(args, train, mask, model, device)
