@@ -55,8 +55,8 @@ def get_tasks(a):
         try:
             from ssml.data import load_omniglot
             from ssml.episodes import EpisodeSampler
-            train = load_omniglot(split='lasium', seed=0).split('train')
-            return EpisodeSampler(train, a.n_way, a.k_shot, a.q_query, seed=a.seed).sample(a.meta_batch), 'omniglot train (lasium split)'
+            train = load_omniglot(split='random', seed=0).split('train')
+            return EpisodeSampler(train, a.n_way, a.k_shot, a.q_query, seed=a.seed).sample(a.meta_batch), 'omniglot train (random split, seed 0)'
         except (FileNotFoundError, ImportError, RuntimeError) as e:
             if a.data == 'omniglot': raise
             print(f"Omniglot not available ({e}); using toy tasks", file=sys.stderr)

@@ -127,8 +127,10 @@ class RunArgs:
     # --- SSML task mixing
     mix_ratio: float = 0.5
     "Generated (LASIUM) share of each meta-batch, in [0, 1]; the start value of a linear schedule."
-    mix_schedule: Literal['constant', 'linear', 'blocks'] = 'constant'
-    "SSML mixing: a per-meta-batch generated share kept constant or decayed linearly to 0, or the original study's blocks of 20 meta-batches."
+    mix_schedule: Literal['constant', 'linear', 'label-scaled', 'blocks'] = 'constant'
+    "SSML mixing: a per-meta-batch generated share kept constant, decayed linearly to 0, or scaled down by the labeled fraction (label-scaled: mix_ratio · p0 / (p0 + label_fraction)); or the original study's blocks of 20 meta-batches."
+    mix_half_fraction: float = 0.03
+    "p0 of the label-scaled mixing: the labeled fraction at which the generated share is half of mix_ratio."
     # --- baselines
     cactus_clusters: int = 500
     "CACTUs: k-means clusters per partition of the encodings."
@@ -191,7 +193,8 @@ class RunArgs:
         if self.method != 'cactus': drop |= {'cactus_clusters', 'cactus_partitions'}
         if self.dataset != 'omniglot': drop.add('omniglot_split')
         if self.gen_kind is not None: d['generator'] = self.gen_kind
-        if self.method not in MIXES: drop |= {'mix_ratio', 'mix_schedule'}
+        if self.method not in MIXES: drop |= {'mix_ratio', 'mix_schedule', 'mix_half_fraction'}
+        elif self.mix_schedule != 'label-scaled': drop.add('mix_half_fraction')
         if self.method not in META_TRAINED: drop |= set(META_FIELDS)
         if self.meta_learner == 'protonet' and self.method != 'scratch': drop |= {'inner_lr', 'inner_steps', 'test_inner_steps'}
         return {k: v for k, v in d.items() if k not in drop}
@@ -283,6 +286,7 @@ def validate_args(a: RunArgs):
     for k in ('meta_lr', 'inner_lr'): _check(getattr(a, k) > 0, k, f"must be > 0, got {getattr(a, k)}")
     _check(a.aug_zoom < 1, 'aug_zoom', f"must be < 1 (scales 1 - aug_zoom must stay positive), got {a.aug_zoom}")
     _check(0 <= a.mix_ratio <= 1, 'mix_ratio', f"must be in [0, 1], got {a.mix_ratio}")
+    _check(0 < a.mix_half_fraction <= 1, 'mix_half_fraction', f"must be in (0, 1], got {a.mix_half_fraction}")
     _check(a.lasium_sigma is None or a.lasium_sigma >= 0, 'lasium_sigma', f"must be >= 0 or None (the dataset default), got {a.lasium_sigma}")
     _check(0 < a.label_fraction <= 1, 'label_fraction', f"must be in (0, 1], got {a.label_fraction}")
     if a.method in META_TRAINED: _check(a.meta_steps > 0, 'meta_steps', f"must be > 0 for method={a.method!r} (it is meta-trained)")

@@ -14,11 +14,11 @@ from .records import ResultsStore, git_commit
 
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'DATASETS', 'DODGE',
-           'INTERVAL_NOTE', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'TABLE_PAIRS', 'TABLE_WORDS', 'HEADLINE',
-           'HEADLINE_COLUMNS', 'KINDS', 'write_sidecar', 'save_figure', 'modal_mix', 'select_runs', 'seed_note',
-           'n_labeled_text', 'accuracy_label', 'accuracy_vs_labeled', 'mix_ratio_effect', 'ssml_comparison',
-           'load_published', 'our_numbers', 'published_table', 'readable_table', 'save_table', 'markdown_table',
-           'headline_table', 'generator_figures', 'make_figures']
+           'INTERVAL_NOTE', 'GENERATED_KEYS', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'TABLE_PAIRS', 'TABLE_WORDS',
+           'HEADLINE', 'HEADLINE_COLUMNS', 'KINDS', 'write_sidecar', 'save_figure', 'matching_lasium', 'modal_mix',
+           'select_runs', 'seed_note', 'n_labeled_text', 'accuracy_label', 'accuracy_vs_labeled', 'mix_ratio_effect',
+           'ssml_comparison', 'load_published', 'our_numbers', 'published_table', 'readable_table', 'save_table',
+           'markdown_table', 'headline_table', 'generator_figures', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def _portable(path) -> str | None:
@@ -69,8 +69,20 @@ DODGE = {'ssml': 10 ** -0.02, 'ssml-ssg': 1.0, 'supervised': 10 ** 0.02}  # x fa
 INTERVAL_NOTE = ('Bars: 95% intervals, over the seeds where a point has several (Student t, never narrower than the test-task interval),\n'
                  'else over the test tasks. Small dots: the single seeds.')
 
-def _frame(store):  # -> pandas.DataFrame
+def _frame(store):  # a ResultsStore, its folder, or an already-filtered `ResultsStore.frame()` -> pandas.DataFrame
+    if hasattr(store, 'columns'): return store
     return (store if isinstance(store, ResultsStore) else ResultsStore(store)).frame()
+
+GENERATED_KEYS = ('generator', 'variant', 'latent_dim', 'lasium_sigma')  # what makes LASIUM tasks differ
+
+def matching_lasium(df):
+    "`df` with LASIUM runs kept only where their generated tasks match the SSML runs' (generator, variant, ...): the generated half of the mixture."
+    mix, las = df[df.method == 'ssml'], df[df.method == 'lasium']
+    if mix.empty or las.empty: return df
+    key = lambda r: tuple(str(r[k]) for k in GENERATED_KEYS if k in r)
+    want = {key(r) for _, r in mix.iterrows()}
+    keep = [i for i, r in las.iterrows() if key(r) in want]
+    return df[(df.method != 'lasium') | df.index.isin(keep)]
 
 def _config_without(row, skip=VARYING_OK) -> tuple:
     "The config of a CSV row (as `RunArgs.config()`) without the fields allowed to vary within a point."
@@ -107,7 +119,7 @@ def select_runs(store,  # a ResultsStore, or its folder
         df = df[df[k] == v]
     if methods is not None: df = df[df.method.isin(list(methods))]
     if mix not in ('all', 'modal'): raise ValueError(f"mix must be 'all' or 'modal', got {mix!r}")
-    if mix == 'modal': df = modal_mix(df)
+    if mix == 'modal': df = matching_lasium(modal_mix(df))
     skip = VARYING_OK | ({'mix_ratio'} if mix == 'all' else set())
     if df.pipeline.nunique() > 1:
         raise ValueError(f"runs from pipelines {sorted(df.pipeline.unique())} would be mixed; pass where={{'pipeline': ...}}")
@@ -483,4 +495,6 @@ def make_figures(results_dir: str | Path = 'results',  # folder holding records/
     try: made['headline'] = save_table(headline_table(store), 'headline', fig_dir, results_dir)
     except ValueError as e: print(f"skipping headline: {e}")
     made.update(generator_figures(results_dir, fig_dir))
+    from ssml.study_results import study_tables
+    made.update(study_tables(results_dir, fig_dir, published))
     return made

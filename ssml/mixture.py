@@ -16,7 +16,7 @@ from .episodes import EpisodeSampler
 from .baselines import UmtraTaskSource
 
 # %% auto #0
-__all__ = ['blocks_schedule', 'MixedTaskSource', 'labeled_source', 'ssml_source']
+__all__ = ['blocks_schedule', 'MixedTaskSource', 'labeled_source', 'label_scaled_share', 'ssml_source']
 
 # %% ../nbs/09a_mixture.ipynb #9417143e
 def _owner(src):
@@ -132,19 +132,30 @@ def labeled_source(trainset: ImageSet,  # the training split
     return UmtraTaskSource(trainset.subset(idx[torch.as_tensor(first)]), n_way, 1, q_query, seed=seed)
 
 # %% ../nbs/09a_mixture.ipynb #61516575
+def label_scaled_share(ratio: float,  # the generated share with no labels
+                       label_fraction: float,  # p: the labeled fraction
+                       half_fraction: float = 0.03  # p0: the labeled fraction at which the share is halved
+                      ) -> float:
+    "The 'label-scaled' generated share: ratio · p0 / (p0 + p), so the more labels, the fewer generated tasks."
+    if not half_fraction > 0: raise ValueError(f"half_fraction must be > 0, got {half_fraction!r}")
+    return ratio * half_fraction / (half_fraction + label_fraction)
+
 def ssml_source(generated,  # `n_tasks -> TaskBatch` of generated tasks
                 labeled,  # `n_tasks -> TaskBatch` of labeled tasks (`labeled_source`)
-                schedule: str = 'constant',  # 'constant', 'linear' (generated share decays to 0) or 'blocks'
-                ratio: float = 0.5,  # generated share per meta-batch ('constant'; the start of 'linear')
+                schedule: str = 'constant',  # 'constant', 'linear' (generated share decays to 0), 'label-scaled' or 'blocks'
+                ratio: float = 0.5,  # generated share per meta-batch ('constant'; the start of 'linear'; the share at no labels, 'label-scaled')
                 total_steps: int = 1,  # meta-steps of the run ('linear')
-                label_fraction: float | None = None,  # the labeled fraction ('blocks')
+                label_fraction: float | None = None,  # the labeled fraction ('blocks', 'label-scaled')
+                half_fraction: float = 0.03,  # 'label-scaled': the labeled fraction at which the generated share is ratio / 2
                 seed: int = 0,  # seeds the mixture's rounding generator
                 device=None  # where the served tasks go
                ) -> MixedTaskSource:
-    "The SSML mixture of a run: blocks by label fraction, or a generated share constant or decaying linearly to 0."
+    "The SSML mixture of a run: blocks by label fraction, or a generated share constant, decaying linearly to 0, or scaled down by the labeled fraction."
     if schedule == 'blocks':
         return MixedTaskSource(generated, labeled, 'blocks', p=label_fraction, seed=seed, device=device)
-    if schedule not in ('constant', 'linear'): raise ValueError(f"schedule must be 'constant', 'linear' or 'blocks', got {schedule!r}")
+    if schedule not in ('constant', 'linear', 'label-scaled'):
+        raise ValueError(f"schedule must be 'constant', 'linear', 'label-scaled' or 'blocks', got {schedule!r}")
     ratio, total_steps = check_fraction('ratio', ratio), check_int('total_steps', total_steps, 1)
-    r = ratio if schedule == 'constant' else (lambda t: ratio * max(0.0, 1 - t / total_steps))
+    if schedule == 'label-scaled': r = label_scaled_share(ratio, check_fraction('label_fraction', label_fraction), half_fraction)
+    else: r = ratio if schedule == 'constant' else (lambda t: ratio * max(0.0, 1 - t / total_steps))
     return MixedTaskSource(generated, labeled, 'ratio', ratio=r, seed=seed, device=device)

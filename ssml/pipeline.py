@@ -164,7 +164,7 @@ def task_source(args: RunArgs, trainset, mask, model, device):
                                         scale=(1 - args.aug_zoom, 1 + args.aug_zoom), shear=args.aug_shear)
     if args.method in MIXES:
         return ssml_source(generated, labeled, args.mix_schedule, args.mix_ratio, args.meta_steps, args.label_fraction,
-                           seed=run_seed(args, 'mixture'), device=device)
+                           half_fraction=args.mix_half_fraction, seed=run_seed(args, 'mixture'), device=device)
     src = generated or labeled
     if src is None: raise ValueError(f"method={args.method!r} has no task source (it is not meta-trained)")
     return src

@@ -88,7 +88,7 @@ def main(name, s, cfg, work_dir, out):
     started = datetime.now(timezone.utc).isoformat(timespec='seconds')
     run_dir = work / name; run_dir.mkdir(parents=True, exist_ok=True)
     ts = cfg['test']
-    ds = load_omniglot(split='lasium', seed=ts['split_seed'])
+    ds = load_omniglot(split='random', seed=ts['split_seed'])
     train_set, val_set, test_set = ds.split('train'), ds.split('val'), ds.split('test')
     val = task_list(work, val_set, s['val_tasks'], 'val')
     test = task_list(work, test_set, ts['n_tasks'], 'test', ts['q_query'], ts['seed'])

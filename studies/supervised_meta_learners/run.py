@@ -57,8 +57,8 @@ def train(name, s, cfg, work):
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / 'settings.json').write_text(json.dumps(dict(name=name, **s), indent=1))
     split = cfg['test']['split_seed']
-    train_set = load_omniglot(split='lasium', seed=split, rotations=s['rotations']).split('train')
-    val_set = load_omniglot(split='lasium', seed=split).split('val')
+    train_set = load_omniglot(split='random', seed=split, rotations=s['rotations']).split('train')
+    val_set = load_omniglot(split='random', seed=split).split('val')
     val = task_list(work, val_set, s['n_way'], s['k_shot'], 15, s['val_tasks'], 0, 'val')
     seed_everything(s['seed'])
     learner = make_learner(s)
@@ -88,7 +88,7 @@ def evaluate_run(name, overrides, cfg, work, results):
     s = {**trained, **overrides}
     torch.set_num_threads(s['threads'])
     ts = cfg['test']
-    test_set = load_omniglot(split='lasium', seed=ts['split_seed']).split('test')
+    test_set = load_omniglot(split='random', seed=ts['split_seed']).split('test')
     tl = task_list(work, test_set, s['n_way'], s['k_shot'], ts['q_query'], ts['n_tasks'], ts['seed'], 'test')
     learner = make_learner(s)
     files = sorted(run_dir.glob('snap_*min.pt'), key=lambda p: float(re.findall(r'snap_(.*)min', p.name)[0]))
