@@ -32,6 +32,8 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/ssml reproduce --profile $(PROFILE)
+	# the study's tables and figures from its committed records (running its missing runs: ssml reproduce --profile study, hours)
+	test ! -d results/study/records || $(BIN)/ssml figures --results results/study --fig-dir figures/study
 
 export: $(STAMP)
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean

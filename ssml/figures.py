@@ -315,7 +315,8 @@ def our_numbers(store, where: dict | None = None):
     df = _frame(store)
     df = df[df.status == 'ok']
     for k, v in (where or {}).items(): df = df[df[k] == v]
-    keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'scheme', 'label_fraction', 'mix_ratio']
+    keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'train_n_way', 'train_k_shot',
+            'scheme', 'label_fraction', 'mix_ratio']
     d = df.copy()
     d['mix_ratio'] = d.mix_ratio.astype(object)
     d.loc[~d.method.isin(list(MIX_METHODS)), 'mix_ratio'] = None

@@ -161,7 +161,7 @@ def check_lasium_params(variant: str,  # 'n', 'ro' or 'oc'
         raise ValueError(f"alpha (interpolation fraction) must be in [0, 1], got {alpha!r}")
     return v
 
-def _far_targets(anchors, n_per, eps, prior, generator, max_tries, tries_per_round=4):
+def _far_targets(anchors, n_per, eps, prior, generator, max_tries, tries_per_round=4, max_round=1024):
     "(B, N, S, d) prior draws v with ‖v − anchor‖ ≥ eps, by vectorised rejection."
     B, N, d = anchors.shape
     z = anchors[:, :, None, None]  # (B, N, 1, 1, d)
@@ -178,8 +178,18 @@ def _far_targets(anchors, n_per, eps, prior, generator, max_tries, tries_per_rou
         out[got] = pick[got]
         todo &= ~got
         if not todo.any(): return out
+    # an anchor near the prior's centre has few latents ε away: keep drawing for its targets alone, in growing rounds
+    idx, T, drawn = todo.nonzero(), tries_per_round, max_tries * tries_per_round
+    for _ in range(max_tries):
+        T = min(2 * T, max_round)
+        cand = prior(len(idx) * T, generator).float().cpu().view(len(idx), T, d)
+        good = (cand - anchors[idx[:, 0], idx[:, 1]][:, None]).norm(dim=-1) >= eps  # (n, T)
+        got = good.any(-1)
+        out[tuple(idx[got].T)] = cand[got, good[got].to(torch.uint8).argmax(-1)]
+        idx, drawn = idx[~got], drawn + T
+        if not len(idx): return out
     raise ValueError(f"eps={eps:.4g} is too large: no random latent at distance ≥ eps from an anchor after "
-                     f"{max_tries * tries_per_round} draws (LASIUM-RO)")
+                     f"{drawn} draws (LASIUM-RO)")
 
 def lasium_latents(n_tasks: int,  # B: tasks in the meta-batch
                    n_way: int,  # N: classes per task

@@ -16,7 +16,7 @@ __all__ = ['OUTPUT_DIRS', 'NOT_RESULT_CODE', 'CSV_FIRST', 'git_commit', 'code_di
 
 # %% ../nbs/10a_records.ipynb #7546c4fb
 OUTPUT_DIRS = ('figures', 'results', 'runs', 'studies')  # top-level folders a reproduction writes into
-NOT_RESULT_CODE = ('__init__', '_modidx', 'cli', 'sweep', 'figures', 'study_figures', 'records')  # modules that cannot change a number
+NOT_RESULT_CODE = ('__init__', '_modidx', 'cli', 'sweep', 'figures', 'study_figures', 'study_results', 'records')  # modules that cannot change a number
 
 def git_commit(root: str | Path | None = None,  # a folder inside the git work tree; default: the project root
                outputs: tuple = OUTPUT_DIRS  # top-level folders whose changes do not make the tree dirty

@@ -224,24 +224,34 @@ def _figure(png: Path, rel: str) -> str:
     return '\n'.join(m for m in md if m)
 
 
-def results_pages() -> dict[str, str]:
-    "The results pages: the `quick` profile's figures and tables, and the studies behind the defaults."
+PROFILE_PAGES = ('study', 'quick')  # profiles with a results page (figures/<profile>/README.md tells what they found)
+
+def profile_page(profile: str) -> str:
+    "The results page of a profile: its story (figures/<profile>/README.md), its figures and tables, every run."
     fig = ROOT / 'figures'
-    def order(p):  # summary figures first, in the order the README discusses them
-        keys = ['acc_vs_labeled', 'ssml_comparison', 'mix_ratio', 'published_comparison', 'generator_samples']
+    def order(p):  # summary figures first, in the order the READMEs discuss them
+        keys = ['lasium_table', 'lasium_vs_published', 'ssml_policies', 'acc_vs_labeled', 'ssml_comparison', 'mix_ratio',
+                'published_comparison', 'generator_samples']
         return (next((i for i, k in enumerate(keys) if p.stem.startswith(k)), len(keys)), p.stem)
-    story = fig / 'quick' / 'README.md'  # what the quick profile found, written beside its figures
-    quick = [story.read_text(encoding='utf-8') if story.exists() else '# Results: the quick profile\n',
-             'Every figure and table below is drawn by `make reproduce` from the run records in `results/quick/`; '
-             'accuracy is the mean over the same 1000 fixed test tasks, ± the 95% interval.\n', '## Figures and tables\n']
-    shown = list((fig / 'quick').glob('*.png'))  # the figures, and the tables (Markdown with a sidecar) not drawn as pictures
-    shown += [t for t in (fig / 'quick').glob('*.md') if t.with_suffix('.json').exists() and not t.with_suffix('.png').exists()]
-    quick += [_figure(p, f'figures/quick/{p.name}') for p in sorted(shown, key=order)]
-    runs = ROOT / 'results' / 'quick' / 'runs.csv'
+    story = fig / profile / 'README.md'  # what the profile found, written beside its figures
+    page = [story.read_text(encoding='utf-8') if story.exists() else f'# Results: the {profile} profile\n',
+            f'Every figure and table below is drawn by `ssml reproduce --profile {profile}` from the run records in '
+            f'`results/{profile}/`; accuracy is the mean over the same 1000 fixed test tasks, ± the 95% interval.\n',
+            '## Figures and tables\n']
+    shown = list((fig / profile).glob('*.png'))  # the figures, and the tables (Markdown with a sidecar) not drawn as pictures
+    shown += [t for t in (fig / profile).glob('*.md') if t.with_suffix('.json').exists() and not t.with_suffix('.png').exists()]
+    page += [_figure(p, f'figures/{profile}/{p.name}') for p in sorted(shown, key=order)]
+    runs = ROOT / 'results' / profile / 'runs.csv'
     if runs.exists():
-        quick += ['## Every run\n', f'From `{runs.relative_to(ROOT)}` (accuracy and ci95 in %; the full record of '
-                  'each run, with all its parameters, is `results/quick/records/<run_id>.json`).\n',
-                  data_table(csv_table(runs, RUN_COLUMNS, pct=('accuracy', 'ci95')))]
+        page += ['## Every run\n', f'From `{runs.relative_to(ROOT)}` (accuracy and ci95 in %; the full record of '
+                 f'each run, with all its parameters, is `results/{profile}/records/<run_id>.json`).\n',
+                 data_table(csv_table(runs, RUN_COLUMNS, pct=('accuracy', 'ci95')))]
+    return '\n'.join(page)
+
+def results_pages() -> dict[str, str]:
+    "The results pages: one per profile with results (`PROFILE_PAGES`), and the studies behind the defaults."
+    fig = ROOT / 'figures'
+    pages = {f'results-{p}': linked_images(profile_page(p)) for p in PROFILE_PAGES if (fig / p).is_dir()}
     studies = ['# Results: the studies behind the defaults\n',
                'The generative models of the generator study (trained longer than in the profiles) and the LASIUM '
                'ablation behind the profiles\' defaults; `make reproduce` redraws these figures from their kept records '
@@ -258,7 +268,7 @@ def results_pages() -> dict[str, str]:
                     f'From `{fd.relative_to(ROOT)}`: {d.get("reference", "")}; features: {d.get("feature_net", "")}.\n',
                     '| model | Fréchet distance |\n| --- | --- |\n' +
                     '\n'.join(f'| {k} | {v} |' for k, v in d.get('fd', {}).items()) + '\n']
-    return {'results-quick': linked_images('\n'.join(quick)), 'results-studies': linked_images('\n'.join(studies))}
+    return {**pages, 'results-studies': linked_images('\n'.join(studies))}
 
 
 def index_page(nbs: list[Path]) -> str:
@@ -267,10 +277,12 @@ def index_page(nbs: list[Path]) -> str:
     stems = {p.stem for p in nbs}
     md = re.sub(r'`(\d+[a-z]?_\w+)`', lambda m: f'[`{m[1]}`]({m[1]}.ipynb)' if m[1] in stems else m[0], md)
     md = md.replace('](nbs/)', f']({nbs[0].stem}.ipynb)')
-    md = md.replace('](figures/quick/README.md)', '](results-quick.md)').replace('](studies/)', '](results-studies.md)')  # repo files shown as site pages
-    site = {'DESIGN.md', 'results-quick.md', 'results-studies.md'} | {f'{p.stem}.ipynb' for p in nbs}
+    shown = [p for p in PROFILE_PAGES if (ROOT / 'figures' / p).is_dir()]
+    for p in shown: md = md.replace(f'](figures/{p}/README.md)', f'](results-{p}.md)')  # repo files shown as site pages
+    md = md.replace('](studies/)', '](results-studies.md)')
+    site = {'DESIGN.md', 'results-studies.md'} | {f'results-{p}.md' for p in shown} | {f'{p.stem}.ipynb' for p in nbs}
     md = re.sub(r'\[([^\]]+)\]\(([^)#:]+)\)', lambda m: m[0] if m[2] in site or m[2].startswith(('http', 'figures/')) else f'{m[1]} (`{m[2]}` in the repository)', md)  # other repository files are not pages of the site
-    nav = ['```{toctree}\n:hidden:\n:caption: Results\n\nresults-quick\nresults-studies\n```',
+    nav = ['```{toctree}\n:hidden:\n:caption: Results\n\n' + ''.join(f'results-{p}\n' for p in shown) + 'results-studies\n```',
            '```{toctree}\n:hidden:\n:caption: Library\n\n' + '\n'.join(p.stem for p in nbs) + '\n```',
            '```{toctree}\n:hidden:\n:caption: Design\n\nDESIGN\n```']
     return linked_images(md).rstrip() + '\n\n' + '\n\n'.join(nav) + '\n'

@@ -1,7 +1,7 @@
 """One point of the LASIUM transfer ablation: meta-train on generated tasks, evaluate on real Omniglot test tasks.
 
 Settings: config.yaml: a point's settings are `defaults` updated by `points.<POINT>`; the test tasks (`test`: 1000
-5-way 1-shot tasks of the LASIUM split's test classes, 15 queries, TaskList seed 0) and the diagnostics
+5-way 1-shot tasks of the random character split's test classes (omniglot_split: random), 15 queries, TaskList seed 0) and the diagnostics
 (`diagnostics`) are shared. Run from anywhere, e.g.
 
     SSML_DATA=../shared/data nohup .venv/bin/python studies/lasium_ablation/run.py gan_n10_aug > gan_n10_aug.log 2>&1 &
@@ -121,7 +121,7 @@ def main(name, s, cfg, work_dir, out):
     rec = dict(name=name, started=started, finished=datetime.now(timezone.utc).isoformat(timespec='seconds'),
                settings=dict(name=name, **s), commit=git_commit(), threads=s['threads'],
                test=dict(accuracy=r['accuracy'], ci95=r['ci95'], n_tasks=r['n_tasks'],
-                         protocol=f"omniglot lasium split seed {ts['split_seed']}, test classes, 5-way 1-shot {ts['q_query']} queries, TaskList seed {ts['seed']}"),
+                         protocol=f"omniglot random split seed {ts['split_seed']}, test classes, 5-way 1-shot {ts['q_query']} queries, TaskList seed {ts['seed']}"),
                best_val_acc=res['best_val_acc'], best_step=res['best_step'], steps=res['step'],
                train_minutes=res['elapsed_s'] / 60, train_wall_s=train_wall, eval_s=eval_s,
                generator_minutes=gen_minutes, total_minutes=gen_minutes + res['elapsed_s'] / 60,
