@@ -14,8 +14,8 @@ from .records import ResultsStore, git_commit
 
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'DATASETS', 'DODGE',
-           'INTERVAL_NOTE', 'GENERATED_KEYS', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'TABLE_PAIRS', 'TABLE_WORDS',
-           'HEADLINE', 'HEADLINE_COLUMNS', 'KINDS', 'write_sidecar', 'save_figure', 'matching_lasium', 'modal_mix',
+           'INTERVAL_NOTE', 'GENERATED_KEYS', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'TABLE_PAIRS', 'TABLE_WORDS', 'KINDS',
+           'HEADLINE', 'HEADLINE_COLUMNS', 'write_sidecar', 'save_figure', 'matching_lasium', 'modal_mix',
            'select_runs', 'seed_note', 'n_labeled_text', 'accuracy_label', 'accuracy_vs_labeled', 'mix_ratio_effect',
            'ssml_comparison', 'load_published', 'our_numbers', 'published_table', 'readable_table', 'save_table',
            'markdown_table', 'headline_table', 'generator_figures', 'make_figures']
@@ -316,10 +316,13 @@ def our_numbers(store, where: dict | None = None):
     df = df[df.status == 'ok']
     for k, v in (where or {}).items(): df = df[df[k] == v]
     keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'train_n_way', 'train_k_shot',
-            'scheme', 'label_fraction', 'mix_ratio']
+            'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction']
     d = df.copy()
-    d['mix_ratio'] = d.mix_ratio.astype(object)
-    d.loc[~d.method.isin(list(MIX_METHODS)), 'mix_ratio'] = None
+    for k, default in (('mix_schedule', 'constant'), ('mix_half_fraction', None)):  # records made before the field
+        d[k] = d[k].astype(object).where(d[k].notna(), default) if k in d else default
+    for k in ('mix_schedule', 'mix_ratio', 'mix_half_fraction'):
+        d[k] = d[k].astype(object); d.loc[~d.method.isin(list(MIX_METHODS)), k] = None
+    d.loc[d.mix_schedule != 'label-scaled', 'mix_half_fraction'] = None  # only label-scaled mixing reads it
     for k in ('scheme', 'label_fraction'): d.loc[~d.method.isin(['ssml', 'ssml-ssg', 'supervised']), k] = None
     for k in ('generator', 'variant'): d.loc[~d.method.isin(['lasium', 'ssml', 'ssml-ssg']), k] = None
     d.loc[d.method == 'ssml-ssg', 'generator'] = 'ssgan'  # the run's generator field is ignored: SSML-SSG trains an SS-GAN
@@ -396,20 +399,27 @@ def markdown_table(df, floatfmt: str = '.2f') -> str:
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows) + '\n'
 
 # %% ../nbs/12_figures.ipynb #9c313ad0
+KINDS = {'gan': 'GAN', 'ssgan': 'SS-GAN', 'vae': 'VAE'}  # generator names in figures and tables
 HEADLINE = [('oracle', {}, 'oracle: every training label'),
-            ('ssml', {'scheme': 'classes', 'label_fraction': 0.01}, 'SSML, 1% of the classes labeled'),
+            ('ssml', {'scheme': 'classes', 'label_fraction': 0.01}, 'SSML ({policy}), 1% of the classes labeled'),
             ('supervised', {'scheme': 'classes', 'label_fraction': 0.01}, 'supervised only, 1% of the classes'),
-            ('ssml', {'scheme': 'classes', 'label_fraction': 0.1}, 'SSML, 10% of the classes labeled'),
+            ('ssml', {'scheme': 'classes', 'label_fraction': 0.1}, 'SSML ({policy}), 10% of the classes labeled'),
             ('supervised', {'scheme': 'classes', 'label_fraction': 0.1}, 'supervised only, 10% of the classes'),
-            ('lasium', {}, 'LASIUM-N (GAN), unsupervised'), ('umtra', {}, 'UMTRA, unsupervised'),
+            ('lasium', {}, 'LASIUM-{variant} ({generator}), unsupervised'), ('umtra', {}, 'UMTRA, unsupervised'),
             ('cactus', {}, 'CACTUs (VAE encoder), unsupervised'), ('scratch', {}, 'no meta-training (fine-tuned from scratch)')]
 HEADLINE_COLUMNS = ['method', 'acc_pct', 'ci_pct', 'n_seeds', 'run_ids']
+
+def _policy(r) -> str:
+    "How an SSML row mixed generated and labeled tasks, in words."
+    from ssml.study_results import policy_name
+    half = r.mix_half_fraction if r.mix_half_fraction != '' else 0.03
+    return 'generated share ' + policy_name(r.mix_schedule, float(r.mix_ratio), float(r.label_fraction), float(half))
 
 def headline_table(store,  # a ResultsStore, or its folder
                    dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
                    where: dict | None = None  # extra filters, e.g. {'meta_learner': 'protonet'}
                   ):
-    "The main methods' accuracy ± 95% interval over seeds, one row each (rows without runs are left out)."
+    "The main methods' accuracy ± 95% interval over seeds, one row each (SSML: each mixing policy with the most seeds; rows without runs are left out)."
     import numpy as np, pandas as pd
     ours = our_numbers(store, where) if not _frame(store).empty else pd.DataFrame(columns=['dataset', 'n_way', 'k_shot', 'method'])
     ours = ours[(ours.dataset == dataset) & (ours.n_way == n_way) & (ours.k_shot == k_shot)]
@@ -419,14 +429,16 @@ def headline_table(store,  # a ResultsStore, or its folder
         g = ours[ours.method == method]
         for k, v in cond.items(): g = g[g[k].map(lambda x: same(x, v)).astype(bool)] if len(g) else g
         if g.empty: continue
-        r = g.sort_values('n_seeds', ascending=False).iloc[0]  # SSML: the generated share with the most seeds
-        rows.append(dict(method=words, acc_pct=r.ours_pct, ci_pct=r.ours_ci95_pct, n_seeds=int(r.n_seeds), run_ids=r.run_ids))
+        most = g[g.n_seeds == g.n_seeds.max()]  # SSML: each mixing policy with the most seeds; others: the first of those
+        picks = [r for _, r in most.iterrows()] if method in MIX_METHODS else [most.iloc[0]]
+        for r in picks:
+            name = words.format(variant=str(r.variant).upper(), generator=KINDS.get(r.generator, r.generator),
+                                policy=_policy(r) if method in MIX_METHODS else '')
+            rows.append(dict(method=name, acc_pct=r.ours_pct, ci_pct=r.ours_ci95_pct, n_seeds=int(r.n_seeds), run_ids=r.run_ids))
     if not rows: raise ValueError(f"no runs of {[m for m, _, _ in HEADLINE]} at {dataset} {n_way}-way {k_shot}-shot")
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 
 # %% ../nbs/12_figures.ipynb #0401d0cb
-KINDS = {'gan': 'GAN', 'ssgan': 'SS-GAN', 'vae': 'VAE'}
-
 def _generator_runs(store: ResultsStore, gen_hash: str) -> list[str]:
     return sorted(r['run_id'] for r in store.records('ok') if gen_hash in str((r.get('metrics') or {}).get('generator', '')))
 

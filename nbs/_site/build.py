@@ -235,8 +235,9 @@ def profile_page(profile: str) -> str:
         return (next((i for i, k in enumerate(keys) if p.stem.startswith(k)), len(keys)), p.stem)
     story = fig / profile / 'README.md'  # what the profile found, written beside its figures
     page = [story.read_text(encoding='utf-8') if story.exists() else f'# Results: the {profile} profile\n',
-            f'Every figure and table below is drawn by `ssml reproduce --profile {profile}` from the run records in '
-            f'`results/{profile}/`; accuracy is the mean over the same 1000 fixed test tasks, ± the 95% interval.\n',
+            f'Every figure and table below is drawn from the run records in `results/{profile}/` (`ssml figures --results '
+            f'results/{profile} --fig-dir figures/{profile}`, part of `make reproduce`); accuracy is the mean over the '
+            f'same 1000 fixed test tasks, ± the 95% interval.\n',
             '## Figures and tables\n']
     shown = list((fig / profile).glob('*.png'))  # the figures, and the tables (Markdown with a sidecar) not drawn as pictures
     shown += [t for t in (fig / profile).glob('*.md') if t.with_suffix('.json').exists() and not t.with_suffix('.png').exists()]
