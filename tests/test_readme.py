@@ -41,3 +41,13 @@ def test_readme_headline_is_the_generated_table():
     m = re.search(r'<!-- headline[^>]*-->\n(.*?)\n<!-- /headline -->', text, re.S)
     assert m, 'README.md has no headline block'
     assert m.group(1).strip() == (ROOT / 'figures' / 'quick' / 'headline.md').read_text().strip()
+
+
+def test_readme_tables_are_the_generated_ones():
+    "Every table block of the README (`<!-- table: <path> ... -->` ... `<!-- /table -->`) is the file it names, as drawn from the records."
+    text = (ROOT / 'README.md').read_text()
+    blocks = re.findall(r'<!-- table: ([^,\s]+)[^>]*-->\n(.*?)\n<!-- /table -->', text, re.S)
+    assert blocks, 'README.md has no table block'
+    for path, body in blocks:
+        assert (ROOT / path).is_file(), f'README table block names {path}, which does not exist'
+        assert body.strip() == (ROOT / path).read_text().strip(), f'README table block differs from {path}'
