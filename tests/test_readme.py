@@ -44,10 +44,10 @@ def test_readme_headline_is_the_generated_table():
 
 
 def test_readme_tables_are_the_generated_ones():
-    "Every table block of the README (`<!-- table: <path> ... -->` ... `<!-- /table -->`) is the file it names, as drawn from the records."
-    text = (ROOT / 'README.md').read_text()
-    blocks = re.findall(r'<!-- table: ([^,\s]+)[^>]*-->\n(.*?)\n<!-- /table -->', text, re.S)
-    assert blocks, 'README.md has no table block'
-    for path, body in blocks:
-        assert (ROOT / path).is_file(), f'README table block names {path}, which does not exist'
-        assert body.strip() == (ROOT / path).read_text().strip(), f'README table block differs from {path}'
+    "Every table block of the READMEs (`<!-- table: <path> ... -->` ... `<!-- /table -->`) is the file it names, as drawn from the records."
+    readmes = [ROOT / 'README.md'] + sorted((ROOT / 'figures').glob('*/README.md'))
+    blocks = [(r, *b) for r in readmes for b in re.findall(r'<!-- table: ([^,\s]+)[^>]*-->\n(.*?)\n<!-- /table -->', r.read_text(), re.S)]
+    assert any(r.name == 'README.md' and r.parent == ROOT for r, _, _ in blocks), 'README.md has no table block'
+    for readme, path, body in blocks:
+        assert (ROOT / path).is_file(), f'{readme.relative_to(ROOT)}: its table block names {path}, which does not exist'
+        assert body.strip() == (ROOT / path).read_text().strip(), f'{readme.relative_to(ROOT)}: its table block differs from {path}'
