@@ -215,7 +215,7 @@ def study_tables(results_dir: str | Path,  # folder holding records/
         v = lasium_against_published(t)
         if len(v):
             shown = pd.DataFrame({'learner': v.learner, 'setting': v.setting, 'our best LASIUM': v.best,
-                                  'ours (%)': [_fmt(a, h) for a, h in zip(v.ours_pct, v.ours_ci95_pct)], 'compared with': v.compared_with,
+                                  'ours (%)': [_fmt(a, h) for a, h in zip(v.ours_pct, v.ours_ci95_pct)], 'compared with': v.compared_with.fillna('none published'),
                                   'published (%)': [_fmt(a, None) for a in v.published_pct],
                                   'difference (points)': [_fmt(d, None) if d is not None else '' for d in v.difference]})
             made[f'lasium_vs_published-{ds}'] = save_study_table(v, shown, f'lasium_vs_published-{ds}', fig_dir, results_dir)

@@ -209,3 +209,20 @@ def test_gpu_check_refuses_bad_arguments(tmp_path):
         r = subprocess.run(['bash', script, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
         assert r.returncode == 2 and says in r.stderr, (args, r.stderr)
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_conv_kernel_variants_agree_and_readme_shows_the_record():
+    "Every alternative kernel of the MAML speed study computes the grouped kernel's result (the script checks it), and the README's table is its record."
+    r = subprocess.run([sys.executable, STUDIES / 'maml_speed' / 'conv_kernels.py', '--threads', '1', '--batch', '2', '--reps', '1', '--rounds', '1'],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(r.stdout.strip().splitlines()[-1])['us_per_call']
+    assert {row['layer'] for row in rows} == {'1x28x28', '64x14x14', '64x7x7', '64x4x4'}
+    assert all({'dgrad_convT', 'dgrad_bmm_fold', 'dgrad_phases', 'dgrad_per_task'} <= set(row) for row in rows if row['layer'] != '1x28x28')
+    rec = json.loads((STUDIES / 'maml_speed' / 'records' / 'conv_kernels.json').read_text())
+    readme = (STUDIES / 'maml_speed' / 'README.md').read_text()
+    for row in rec['us_per_call']:
+        if (row['threads'], row['n']) != (1, 5): continue
+        cells = [f"{round(row[k])}" for k in ('fwd', 'dgrad', 'wgrad', 'dgrad_convT', 'dgrad_bmm_fold', 'dgrad_phases') if k in row]
+        line = next(l for l in readme.splitlines() if l.startswith(f"| {row['layer'].replace('x', '×', 1).replace('x', '×')} |"))
+        assert all(f' {c} ' in line for c in cells), (line, cells)
