@@ -180,8 +180,8 @@ def policy_table(store,  # a ResultsStore, its folder or its frame
         rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, policy=policy_name(sched, ratio, frac, half),
                          acc_pct=a, ci_pct=h, n=n, supervised_acc_pct=sa, supervised_ci_pct=sh, supervised_n=sn,
                          lasium_acc_pct=la, lasium_ci_pct=lh, lasium_n=ln,
-                         not_below_supervised=bool(sn and a + h >= sa),
-                         beats_both=bool(sn and ln and a - h > max(sa + sh, la + lh)),
+                         not_below_supervised=bool(a + h >= sa) if sn else None,  # None: no supervised-only run yet
+                         beats_both=bool(a - h > max(sa + sh, la + lh)) if sn and ln else None,
                          run_ids=' '.join(sorted(set(g.run_id) | set(sup.run_id) | set(las.run_id)))))
     if not rows: raise ValueError(f"no SSML runs at {dataset} {n_way}-way {k_shot}-shot")
     return pd.DataFrame(rows).sort_values(['learner', 'scheme', 'label_pct', 'policy'], kind='stable').reset_index(drop=True)
@@ -194,8 +194,8 @@ def readable_policy_table(table):
                          'SSML (%)': [f'{_fmt(a, h)} ({n})' for a, h, n in zip(table.acc_pct, table.ci_pct, table.n)],
                          'supervised only (%)': [f'{_fmt(a, h)} ({n})' if n else '' for a, h, n in zip(table.supervised_acc_pct, table.supervised_ci_pct, table.supervised_n)],
                          'LASIUM (%)': [f'{_fmt(a, h)} ({n})' if n else '' for a, h, n in zip(table.lasium_acc_pct, table.lasium_ci_pct, table.lasium_n)],
-                         'not below supervised': table.not_below_supervised.map({True: 'yes', False: 'no'}),
-                         'beats both': table.beats_both.map({True: 'yes', False: 'no'})})
+                         'not below supervised': table.not_below_supervised.map({True: 'yes', False: 'no'}).fillna(''),
+                         'beats both': table.beats_both.map({True: 'yes', False: 'no'}).fillna('')})
 
 # %% ../nbs/12b_study_results.ipynb #ef5b149e
 def study_tables(results_dir: str | Path,  # folder holding records/
