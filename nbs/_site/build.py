@@ -234,7 +234,9 @@ def profile_page(profile: str) -> str:
                 'published_comparison', 'generator_samples']
         return (next((i for i, k in enumerate(keys) if p.stem.startswith(k)), len(keys)), p.stem)
     story = fig / profile / 'README.md'  # what the profile found, written beside its figures
-    page = [story.read_text(encoding='utf-8') if story.exists() else f'# Results: the {profile} profile\n',
+    text = story.read_text(encoding='utf-8') if story.exists() else f'# Results: the {profile} profile\n'
+    text = re.sub(r'\]\(([^)/\s]+\.png)\)', rf'](figures/{profile}/\1)', text)  # the story's pictures sit beside it
+    page = [text,
             f'Every figure and table below is drawn from the run records in `results/{profile}/` (`ssml figures --results '
             f'results/{profile} --fig-dir figures/{profile}`, part of `make reproduce`); accuracy is the mean over the '
             f'same 1000 fixed test tasks, ± the 95% interval.\n',
