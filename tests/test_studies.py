@@ -226,3 +226,7 @@ def test_conv_kernel_variants_agree_and_readme_shows_the_record():
         cells = [f"{round(row[k])}" for k in ('fwd', 'dgrad', 'wgrad', 'dgrad_convT', 'dgrad_bmm_fold', 'dgrad_phases') if k in row]
         line = next(l for l in readme.splitlines() if l.startswith(f"| {row['layer'].replace('x', '×', 1).replace('x', '×')} |"))
         assert all(f' {c} ' in line for c in cells), (line, cells)
+    ratios = {k: json.loads((STUDIES / 'maml_speed' / 'records' / f'bench_maml_glibc_{k}.json').read_text())['by_threads'] for k in ('default', 'keep_freed')}
+    quoted = f"ratio {ratios['keep_freed']['2']['ratio']:.2f} against {ratios['default']['2']['ratio']:.2f} at 2 threads, " \
+             f"{ratios['keep_freed']['1']['ratio']:.2f} against {ratios['default']['1']['ratio']:.2f} at 1 thread"
+    assert quoted in ' '.join(readme.split()), quoted

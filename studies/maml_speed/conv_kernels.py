@@ -21,7 +21,7 @@ freed blocks stay in the heap, as they do in a warmed-up training loop. The last
     .venv/bin/python studies/maml_speed/conv_kernels.py | tail -1 > conv_kernels.json   # records/conv_kernels.json
     .venv/bin/python studies/maml_speed/conv_kernels.py --no-keep-freed-memory             # records/conv_kernels_freed_memory_returned.json
 """
-import argparse, ctypes, json, platform, time
+import argparse, ctypes, json, platform, sys, time
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +31,11 @@ LAYERS = [(1, 28), (64, 14), (64, 7), (64, 4)]  # (input channels, input size) o
 
 
 def keep_freed_memory():
-    "glibc: never return freed blocks to the system, never serve allocations by fresh mmap (M_TRIM/M_MMAP_THRESHOLD)."
-    libc = ctypes.CDLL('libc.so.6')
+    "glibc: never return freed blocks to the system, never serve allocations by fresh mmap (M_TRIM/M_MMAP_THRESHOLD); False where there is no glibc."
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError:
+        print("keep_freed_memory: no glibc here (libc.so.6 not found); timing with the system allocator as it is", file=sys.stderr)
+        return False
     return bool(libc.mallopt(-1, 1 << 30)) and bool(libc.mallopt(-3, 1 << 30))
 
 
