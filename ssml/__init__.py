@@ -20,8 +20,8 @@ API = {
     'Conv4': 'nets', 'conv4_for': 'nets', 'MAML': 'maml', 'ProtoNet': 'maml', 'meta_train': 'metatrain',
     'evaluate': 'metatrain', 'mean_ci95': 'core', 'seed_interval': 'core',
     # semi-supervised mixtures and baselines
-    'MixedTaskSource': 'mixture', 'labeled_source': 'mixture', 'ssml_source': 'mixture', 'UmtraTaskSource': 'baselines',
-    'CactusTaskSource': 'baselines', 'ScratchLearner': 'baselines',
+    'MixedTaskSource': 'mixture', 'labeled_source': 'mixture', 'TopUpEpisodes': 'mixture', 'ssml_source': 'mixture',
+    'UmtraTaskSource': 'baselines', 'CactusTaskSource': 'baselines', 'ScratchLearner': 'baselines',
     # runs, records and sweeps
     'RunArgs': 'config', 'run': 'pipeline', 'execute_run': 'records', 'ResultsStore': 'records', 'run_sweep': 'sweep',
     'load_sweep': 'sweep', 'reproduce': 'sweep',

@@ -13,10 +13,11 @@ import torch
 from .core import TaskBatch, check_fraction, check_int
 from .data import ImageSet
 from .episodes import EpisodeSampler
-from .baselines import UmtraTaskSource
+from .episodes import tasks_from_indices
+from .baselines import UmtraTaskSource, umtra_augment
 
 # %% auto #0
-__all__ = ['blocks_schedule', 'MixedTaskSource', 'labeled_source', 'label_scaled_share', 'ssml_source']
+__all__ = ['blocks_schedule', 'MixedTaskSource', 'TopUpEpisodes', 'labeled_source', 'label_scaled_share', 'ssml_source']
 
 # %% ../nbs/09a_mixture.ipynb #9417143e
 def _owner(src):
@@ -107,23 +108,74 @@ class MixedTaskSource:
               if self.schedule == 'blocks' else f"ratio={'<schedule>' if callable(self.ratio) else self.ratio} generated"
         return f"MixedTaskSource({self.schedule}, {mix}, served {self.t} meta-batches)"
 
+# %% ../nbs/09a_mixture.ipynb #4f93729c
+class TopUpEpisodes(EpisodeSampler):
+    "N-way K-shot tasks over every class with K + 1 labeled images, Q queries each: its other labeled images, topped up with augmented copies of them."
+    def __init__(self, imageset: ImageSet,  # images to draw from
+                 n_way: int,  # classes per task
+                 k_shot: int,  # support images per class
+                 q_query: int,  # query images per class (real ones first, augmented copies for the rest)
+                 mask: torch.Tensor | None = None,  # (N,) bool: which images are labeled; None: all
+                 augment: Callable | None = None,  # `augment(x (n, C, H, W), generator) -> x` for the copies; None: `umtra_augment`
+                 seed: int = 0,  # seeds the sampler's generator (classes, images and augmentation)
+                 device=None  # where the images live and tasks are built; None keeps the imageset's device
+                ):
+        super().__init__(imageset, n_way, k_shot, 1, mask, seed, device)  # eligible: K + 1 labeled images
+        self.q_query = check_int('q_query', q_query, 1)
+        self.augment = umtra_augment if augment is None else augment
+        if not callable(self.augment): raise ValueError(f"augment must be a callable (x, generator) -> x, got {type(augment).__name__}")
+
+    def sample_indices(self, n_tasks: int  # number of tasks B
+                      ) -> torch.Tensor:  # (B, n_way, k_shot + q_query) image indices, support first; queries repeat a class's spare images
+        "Image indices of `n_tasks` random tasks; a class's j-th query is its (j mod spare)-th image after the support."
+        n_tasks = check_int('n_tasks', n_tasks, 1)
+        g, B, N, K, M = self.generator, n_tasks, self.n_way, self.k_shot, self.table.shape[1]
+        rows = torch.rand(B, self.n_eligible, generator=g).argsort(1)[:, :N]  # N distinct classes per task
+        keys = torch.rand(B, N, M, generator=g)
+        keys.masked_fill_(torch.arange(M) >= self.counts[rows][..., None], 2.0)  # padding ranks last
+        perm = keys.argsort(-1)  # a random order of each class's images
+        spare = self.counts[rows][..., None] - K  # (B, N, 1) images beyond the support
+        pos = torch.cat([perm[..., :K], perm.gather(-1, K + torch.arange(self.q_query) % spare)], -1)
+        return self.table[rows[..., None], pos]
+
+    def copies(self, idx: torch.Tensor  # (B, n_way, k_shot + q_query) indices from `sample_indices`
+              ) -> torch.Tensor:  # (B, n_way * q_query) bool: which queries are copies
+        "Which queries repeat an image already among the class's queries."
+        q = idx[..., self.k_shot:]
+        return (q[..., :, None] == q[..., None, :]).tril(-1).any(-1).flatten(1)
+
+    def sample(self, n_tasks: int  # number of tasks B
+              ) -> TaskBatch:
+        "`n_tasks` random tasks; repeated queries are augmented copies."
+        idx = self.sample_indices(n_tasks)
+        tb, rep = tasks_from_indices(self.images, idx, self.k_shot, self.source), self.copies(idx)
+        if rep.any(): tb.query_x[rep.to(tb.query_x.device)] = self.augment(tb.query_x[rep.to(tb.query_x.device)], self.generator)
+        return tb
+
+    __call__ = sample
+
+    def __repr__(self):
+        return (f"TopUpEpisodes({self.imageset.name!r}, {self.n_way}-way {self.k_shot}-shot {self.q_query}-query, "
+                f"{self.n_eligible} classes with {self.k_shot + 1}+ labeled images)")
+
+
 # %% ../nbs/09a_mixture.ipynb #6dbcb393
 def labeled_source(trainset: ImageSet,  # the training split
                    mask: torch.Tensor,  # bool (N,): which of its images are labeled
                    n_way: int,  # N
                    k_shot: int,  # K
-                   q_query: int,  # Q: the most queries per class (fewer when the labeled classes hold fewer images)
+                   q_query: int,  # Q: queries per class
                    seed: int = 0  # seeds the source's generator
                   ):
-    "The task source of the labeled images: episodes over every class with an image to spare, or one image per class with augmented queries."
+    "The task source of the labeled images: episodes over every class with an image to spare (topped up), or one image per class with augmented queries."
     mask = torch.as_tensor(mask)
     if mask.dtype != torch.bool or mask.shape != trainset.labels.shape:
         raise ValueError(f"mask must be a bool tensor of shape {tuple(trainset.labels.shape)}, got {mask.dtype} {tuple(mask.shape)}")
     counts = torch.bincount(trainset.labels[mask], minlength=trainset.n_classes)
     ok = counts >= k_shot + 1
     if int(ok.sum()) >= n_way and 2 * int(counts[ok].sum()) >= int(counts.sum()):
-        q = min(q_query, int(counts[ok].min()) - k_shot)
-        return EpisodeSampler(trainset, n_way, k_shot, q, mask=mask, seed=seed)
+        cls = TopUpEpisodes if int(counts[ok].min()) < k_shot + q_query else EpisodeSampler
+        return cls(trainset, n_way, k_shot, q_query, mask=mask, seed=seed)
     if k_shot != 1:
         raise ValueError(f"the label mask leaves too few classes with k_shot + 1 = {k_shot + 1} labeled images ({int(ok.sum())} "
                          f"classes, holding less than half of the {int(counts.sum())} labeled images): k_shot={k_shot} needs at least k_shot + 1 per class")
