@@ -76,17 +76,22 @@ class EpisodeSampler:
     @property
     def n_eligible(self) -> int: return len(self.classes)
 
-    def sample_indices(self, n_tasks: int  # number of tasks B
-                      ) -> torch.Tensor:  # (B, n_way, k_shot + q_query) image indices, support first
-        "Image indices of `n_tasks` random tasks."
+    def class_orders(self, n_tasks: int  # number of tasks B
+                    ) -> tuple[torch.Tensor, torch.Tensor]:  # (B, n_way) rows of `table`, (B, n_way, width) positions in them
+        "N distinct eligible classes per task and a random order of each one's images (its padding last)."
         if isinstance(n_tasks, bool) or not isinstance(n_tasks, (int, np.integer)) or n_tasks < 1:
             raise ValueError(f"n_tasks must be an int >= 1, got {n_tasks!r}")
         g, B, N, M = self.generator, int(n_tasks), self.n_way, self.table.shape[1]
-        rows = torch.rand(B, self.n_eligible, generator=g).argsort(1)[:, :N]  # N distinct classes per task
+        rows = torch.rand(B, self.n_eligible, generator=g).argsort(1)[:, :N]
         keys = torch.rand(B, N, M, generator=g)
         keys.masked_fill_(torch.arange(M) >= self.counts[rows][..., None], 2.0)  # padding ranks last
-        pos = keys.argsort(-1)[..., :self.k_shot + self.q_query]  # distinct images of each class
-        return self.table[rows[..., None], pos]
+        return rows, keys.argsort(-1)
+
+    def sample_indices(self, n_tasks: int  # number of tasks B
+                      ) -> torch.Tensor:  # (B, n_way, k_shot + q_query) image indices, support first
+        "Image indices of `n_tasks` random tasks."
+        rows, order = self.class_orders(n_tasks)
+        return self.table[rows[..., None], order[..., :self.k_shot + self.q_query]]  # distinct images of each class
 
     def tasks(self, idx: torch.Tensor  # (B, n_way, k_shot + q_query) image indices
              ) -> TaskBatch:

@@ -128,14 +128,9 @@ class TopUpEpisodes(EpisodeSampler):
     def sample_indices(self, n_tasks: int  # number of tasks B
                       ) -> torch.Tensor:  # (B, n_way, k_shot + q_query) image indices, support first; queries repeat a class's spare images
         "Image indices of `n_tasks` random tasks; a class's j-th query is its (j mod spare)-th image after the support."
-        n_tasks = check_int('n_tasks', n_tasks, 1)
-        g, B, N, K, M = self.generator, n_tasks, self.n_way, self.k_shot, self.table.shape[1]
-        rows = torch.rand(B, self.n_eligible, generator=g).argsort(1)[:, :N]  # N distinct classes per task
-        keys = torch.rand(B, N, M, generator=g)
-        keys.masked_fill_(torch.arange(M) >= self.counts[rows][..., None], 2.0)  # padding ranks last
-        perm = keys.argsort(-1)  # a random order of each class's images
-        spare = self.counts[rows][..., None] - K  # (B, N, 1) images beyond the support
-        pos = torch.cat([perm[..., :K], perm.gather(-1, K + torch.arange(self.q_query) % spare)], -1)
+        rows, order = self.class_orders(n_tasks)
+        K, spare = self.k_shot, self.counts[rows][..., None] - self.k_shot  # (B, N, 1) images beyond the support
+        pos = torch.cat([order[..., :K], order.gather(-1, K + torch.arange(self.q_query) % spare)], -1)
         return self.table[rows[..., None], pos]
 
     def copies(self, idx: torch.Tensor  # (B, n_way, k_shot + q_query) indices from `sample_indices`
