@@ -103,6 +103,8 @@ class RunArgs:
     "Support images per class (K)."
     q_query: int = 15
     "Query images per class, in meta-training and evaluation tasks."
+    query_copies: Literal['affine', 'umtra'] = 'affine'
+    "How a labeled class short of Q spare images gets its queries: copies of its labeled images under a random affine map (±15° rotation, ±10% shift, zoom 0.8-1.2, ±10° shear) or UMTRA's augmentation (half the pixels dropped, ±6 px shift); read under the instances and random schemes below 100%."
     # --- meta-learner
     meta_learner: Literal['maml', 'fo-maml', 'protonet'] = 'protonet'
     "Meta-learning algorithm: second-order MAML, first-order MAML or Prototypical Networks."
@@ -185,6 +187,7 @@ class RunArgs:
         d = {k: v for k, v in self.to_dict().items() if k not in BOOKKEEPING}
         drop = set()
         if self.method not in USES_LABELS: drop |= {'scheme', 'label_fraction'}
+        if self.method not in USES_LABELS or self.scheme == 'classes' or self.label_fraction >= 1: drop.add('query_copies')  # every labeled class is whole
         if self.method not in USES_GENERATOR: drop |= set(GENERATOR_FIELDS)
         if self.method not in USES_LASIUM: drop |= set(LASIUM_FIELDS)
         else:

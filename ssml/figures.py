@@ -88,8 +88,8 @@ def _config_without(row, skip=VARYING_OK) -> tuple:
     "The config of a CSV row (as `RunArgs.config()`) without the fields allowed to vary within a point."
     params = {f: row[f] for f in RunArgs.__dataclass_fields__ if f in row and f not in ('n_way', 'k_shot', 'eval_settings')}
     params.update(n_way=int(row['train_n_way']), k_shot=int(row['train_k_shot']), eval_settings=[])
-    for k, v in params.items():
-        if hasattr(v, 'item'): params[k] = v.item()
+    params = {k: v.item() if hasattr(v, 'item') else v for k, v in params.items()}
+    params = {k: v for k, v in params.items() if not (isinstance(v, float) and v != v)}  # NaN: a field newer than the record, so its default
     cfg = RunArgs.from_dict(params).config()
     return tuple(sorted((k, v) for k, v in cfg.items() if k not in skip and k != 'eval_settings'))
 

@@ -15,9 +15,10 @@ from .data import ImageSet
 from .episodes import EpisodeSampler
 from .episodes import tasks_from_indices
 from .baselines import UmtraTaskSource, umtra_augment
+from .lasium import random_affine
 
 # %% auto #0
-__all__ = ['blocks_schedule', 'MixedTaskSource', 'TopUpEpisodes', 'labeled_source', 'label_scaled_share', 'ssml_source']
+__all__ = ['COPIES', 'blocks_schedule', 'MixedTaskSource', 'TopUpEpisodes', 'labeled_source', 'label_scaled_share', 'ssml_source']
 
 # %% ../nbs/09a_mixture.ipynb #9417143e
 def _owner(src):
@@ -109,6 +110,8 @@ class MixedTaskSource:
         return f"MixedTaskSource({self.schedule}, {mix}, served {self.t} meta-batches)"
 
 # %% ../nbs/09a_mixture.ipynb #4f93729c
+COPIES = {'affine': random_affine, 'umtra': umtra_augment}  # augmentations for copies of a labeled image standing in for queries
+
 class TopUpEpisodes(EpisodeSampler):
     "N-way K-shot tasks over every class with K + 1 labeled images, Q queries each: its other labeled images, topped up with augmented copies of them."
     def __init__(self, imageset: ImageSet,  # images to draw from
@@ -116,13 +119,13 @@ class TopUpEpisodes(EpisodeSampler):
                  k_shot: int,  # support images per class
                  q_query: int,  # query images per class (real ones first, augmented copies for the rest)
                  mask: torch.Tensor | None = None,  # (N,) bool: which images are labeled; None: all
-                 augment: Callable | None = None,  # `augment(x (n, C, H, W), generator) -> x` for the copies; None: `umtra_augment`
+                 augment: Callable | None = None,  # `augment(x (n, C, H, W), generator) -> x` for the copies; None: `random_affine`
                  seed: int = 0,  # seeds the sampler's generator (classes, images and augmentation)
                  device=None  # where the images live and tasks are built; None keeps the imageset's device
                 ):
         super().__init__(imageset, n_way, k_shot, 1, mask, seed, device)  # eligible: K + 1 labeled images
         self.q_query = check_int('q_query', q_query, 1)
-        self.augment = umtra_augment if augment is None else augment
+        self.augment = random_affine if augment is None else augment
         if not callable(self.augment): raise ValueError(f"augment must be a callable (x, generator) -> x, got {type(augment).__name__}")
 
     def sample_indices(self, n_tasks: int  # number of tasks B
@@ -160,9 +163,11 @@ def labeled_source(trainset: ImageSet,  # the training split
                    n_way: int,  # N
                    k_shot: int,  # K
                    q_query: int,  # Q: queries per class
-                   seed: int = 0  # seeds the source's generator
+                   seed: int = 0,  # seeds the source's generator
+                   copies: str = 'affine'  # how missing queries are made: 'affine' (`random_affine`) or 'umtra' (`umtra_augment`) copies
                   ):
     "The task source of the labeled images: episodes over every class with an image to spare (topped up), or one image per class with augmented queries."
+    if copies not in COPIES: raise ValueError(f"copies must be one of {list(COPIES)}, got {copies!r}")
     mask = torch.as_tensor(mask)
     if mask.dtype != torch.bool or mask.shape != trainset.labels.shape:
         raise ValueError(f"mask must be a bool tensor of shape {tuple(trainset.labels.shape)}, got {mask.dtype} {tuple(mask.shape)}")
@@ -170,13 +175,13 @@ def labeled_source(trainset: ImageSet,  # the training split
     ok = counts >= k_shot + 1
     if int(ok.sum()) >= n_way and 2 * int(counts[ok].sum()) >= int(counts.sum()):
         cls = TopUpEpisodes if int(counts[ok].min()) < k_shot + q_query else EpisodeSampler
-        return cls(trainset, n_way, k_shot, q_query, mask=mask, seed=seed)
+        return cls(trainset, n_way, k_shot, q_query, mask=mask, seed=seed, **({'augment': COPIES[copies]} if cls is TopUpEpisodes else {}))
     if k_shot != 1:
         raise ValueError(f"the label mask leaves too few classes with k_shot + 1 = {k_shot + 1} labeled images ({int(ok.sum())} "
                          f"classes, holding less than half of the {int(counts.sum())} labeled images): k_shot={k_shot} needs at least k_shot + 1 per class")
     idx = torch.nonzero(mask).flatten()
     _, first = np.unique(trainset.labels[idx].cpu().numpy(), return_index=True)  # the first labeled image of each class
-    return UmtraTaskSource(trainset.subset(idx[torch.as_tensor(first)]), n_way, 1, q_query, seed=seed)
+    return UmtraTaskSource(trainset.subset(idx[torch.as_tensor(first)]), n_way, 1, q_query, augment=COPIES[copies], seed=seed)
 
 # %% ../nbs/09a_mixture.ipynb #61516575
 def label_scaled_share(ratio: float,  # the generated share with no labels

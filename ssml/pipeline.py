@@ -150,7 +150,8 @@ def task_source(args: RunArgs, trainset, mask, model, device):
         from ssml.baselines import CactusTaskSource
         return CactusTaskSource(trainset, cactus_pseudo_labels(args, trainset, model), args.n_way, args.k_shot, args.q_query,
                                 seed=run_seed(args, 'tasks'))
-    labeled = None if mask is None else labeled_source(trainset, mask, args.n_way, args.k_shot, args.q_query, run_seed(args, 'labeled-tasks'))
+    labeled = None if mask is None else labeled_source(trainset, mask, args.n_way, args.k_shot, args.q_query, run_seed(args, 'labeled-tasks'),
+                                                     args.query_copies)
     q = args.q_query
     if args.method in MIXES and args.mix_schedule != 'blocks': q = min(q, labeled.q_query)  # mixed batches share one query size
     generated = None
