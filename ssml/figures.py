@@ -63,7 +63,7 @@ REF_STYLES = {'lasium': dict(color='k', ls='-'), 'umtra': dict(color='C4', ls=':
 MIX_METHODS = ('ssml', 'ssml-ssg')
 SCHEMES = {'instances': 'X% of every class, at least 1 image each', 'classes': 'all images of X% of the classes',
            'random': 'X% of the images at random'}
-VARYING_OK = {'seed', 'label_fraction', 'scheme'}
+VARYING_OK = {'seed', 'label_fraction', 'scheme', 'query_copies'}  # query_copies: read only under some schemes; `modal_mix` keeps the default's runs
 DATASETS = {'omniglot': 'Omniglot', 'miniimagenet': 'mini-ImageNet', 'celeba': 'CelebA'}
 DODGE = {'ssml': 10 ** -0.02, 'ssml-ssg': 1.0, 'supervised': 10 ** 0.02}  # x factors that set the methods' points slightly apart
 INTERVAL_NOTE = ('Bars: 95% intervals, over the seeds where a point has several (Student t, never narrower than the test-task interval),\n'
@@ -94,7 +94,8 @@ def _config_without(row, skip=VARYING_OK) -> tuple:
     return tuple(sorted((k, v) for k, v in cfg.items() if k not in skip and k != 'eval_settings'))
 
 def modal_mix(df):
-    "`df` without the SSML runs whose (mix_schedule, mix_ratio) is not their method's most common one."
+    "`df` without the SSML runs whose (mix_schedule, mix_ratio) is not their method's most common one, nor runs with other than the default query copies."
+    if 'query_copies' in df: df = df[df.query_copies.isna() | (df.query_copies == RunArgs.query_copies)]  # NaN: a record older than the field
     keep = []
     for m, g in df.groupby('method'):
         if m in MIX_METHODS and len(g):
