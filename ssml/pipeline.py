@@ -4,7 +4,7 @@
 
 # %% ../nbs/10b_pipeline.ipynb #40e06a7c
 from __future__ import annotations
-import datetime, hashlib, json, os, shutil, socket, time
+import datetime, hashlib, json, os, shutil, socket, time, warnings
 from pathlib import Path
 
 import torch
@@ -15,7 +15,7 @@ from .config import RunArgs, USES_LABELS, USES_LASIUM, MIXES, META_TRAINED
 # %% auto #0
 __all__ = ['run_seed', 'load_data', 'label_mask_for', 'task_list_digest', 'fixed_task_list', 'generator_path', 'ensure_generator',
            'train_generator', 'load_generator', 'generator_summary', 'generator_samples_path',
-           'record_generator_samples', 'cactus_pseudo_labels', 'task_source', 'make_learner', 'run']
+           'record_generator_samples', 'cactus_pseudo_labels', 'task_source', 'make_learner', 'checkpoint_dir', 'run']
 
 # %% ../nbs/10b_pipeline.ipynb #f2429d8d
 def run_seed(args: RunArgs, name: str) -> int:
@@ -185,6 +185,20 @@ def make_learner(args: RunArgs, image_shape: tuple, device):
                     first_order=args.meta_learner == 'fo-maml').to(device)
 
 # %% ../nbs/10b_pipeline.ipynb #ff03e536
+def checkpoint_dir(args: RunArgs) -> tuple[Path, str | None]:
+    "The meta-training checkpoint folder of `args`, stamped with the code that began it, and that code's digest if not this code's."
+    from ssml.records import code_digest
+    d, now = Path(args.work_dir)/'checkpoints'/args.run_id(), code_digest()
+    stamp = d/'code_digest'
+    if not (d/'last.pt').is_file():
+        d.mkdir(parents=True, exist_ok=True); stamp.write_text(now)
+        return d, None
+    began = stamp.read_text().strip() if stamp.is_file() else 'unknown'
+    if began == now: return d, None
+    warnings.warn(f"resuming {d/'last.pt'}, begun by other code (code digest {began}, now {now}): the record will say so "
+                  f"(train.resumed_other_code); delete {d} to start afresh", stacklevel=2)
+    return d, began
+
 def run(args: RunArgs) -> dict:
     "The full pipeline of one run: data, labels, generator, task source, meta-training, evaluation on the fixed test tasks."
     from ssml.metatrain import meta_train, evaluate
@@ -206,11 +220,12 @@ def run(args: RunArgs) -> dict:
         source = task_source(args, train, mask, model, device)
         val_tasks = fixed_task_list(args, val, args.n_way, args.k_shot, n_tasks=args.n_val_tasks, split='val')
         say(f"meta-training {args.meta_learner} for {args.meta_steps} steps on {type(source).__name__}")
+        ckpt_dir, other_code = checkpoint_dir(args)
         res = meta_train(learner, source, steps=args.meta_steps, minutes=args.meta_max_minutes or None, meta_batch=args.meta_batch,
                          lr=args.meta_lr, device=device, val_tasks=val_tasks, val_imageset=val, val_every=args.val_every,
-                         restore_best=args.restore_best, seed=run_seed(args, 'meta-train'),
-                         ckpt_dir=Path(args.work_dir)/'checkpoints'/args.run_id(), progress=args.progress)
+                         restore_best=args.restore_best, seed=run_seed(args, 'meta-train'), ckpt_dir=ckpt_dir, progress=args.progress)
         out['train'] = {k: v for k, v in res.items() if k not in ('wall_s', 'elapsed_s', 'resumed_from')}
+        if other_code: out['train']['resumed_other_code'] = other_code
         out['train']['train_seconds'] = round(res['elapsed_s'], 1)
         out['truncated'] = bool(res.get('truncated', res['step'] < args.meta_steps))
         if out['truncated']: say(f"truncated by meta_max_minutes after {res['step']} of {args.meta_steps} steps")
