@@ -18,7 +18,7 @@ __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES'
            'HEADLINE', 'HEADLINE_COLUMNS', 'write_sidecar', 'save_figure', 'matching_lasium', 'modal_mix',
            'select_runs', 'seed_note', 'n_labeled_text', 'accuracy_label', 'accuracy_vs_labeled', 'mix_ratio_effect',
            'ssml_comparison', 'load_published', 'our_numbers', 'published_table', 'readable_table', 'save_table',
-           'markdown_table', 'headline_table', 'generator_figures', 'make_figures']
+           'markdown_table', 'headline_table', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def _portable(path) -> str | None:
@@ -439,45 +439,6 @@ def headline_table(store,  # a ResultsStore, or its folder
     if not rows: raise ValueError(f"no runs of {[m for m, _, _ in HEADLINE]} at {dataset} {n_way}-way {k_shot}-shot")
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 
-# %% ../nbs/12_figures.ipynb #0401d0cb
-def _generator_runs(store: ResultsStore, gen_hash: str) -> list[str]:
-    return sorted(r['run_id'] for r in store.records('ok') if gen_hash in str((r.get('metrics') or {}).get('generator', '')))
-
-def generator_figures(results_dir: str | Path,  # folder holding records/ and generators/
-                      fig_dir: str | Path = 'figures'  # where figures go
-                     ) -> dict[str, list[Path]]:
-    "Figures of the generators' samples and LASIUM tasks kept in the results store; {name: paths}."
-    import torch, matplotlib.pyplot as plt
-    from ssml.core import task_from_record
-    from ssml.frechet import image_grid
-    from ssml.lasium import plot_lasium_tasks
-    store, made = ResultsStore(results_dir), {}
-    sigma = lambda g: f" (LASIUM-N σ = {g['lasium_sigma']:g})" if g.get('lasium_sigma') is not None else ''
-    files = sorted((Path(results_dir)/'generators').glob('*.pt'))
-    if not files: return made
-    gens = [torch.load(f, weights_only=False) for f in files]
-    order = {'gan': 0, 'ssgan': 1, 'vae': 2}
-    gens.sort(key=lambda g: (g['dataset'], order.get(g['kind'], 9), g['gen_hash']))
-    label = lambda g: f"{KINDS.get(g['kind'], g['kind'])} ({DATASETS.get(g['dataset'], g['dataset'])}, generator {g['gen_hash'][:6]})"
-    fig, axes = plt.subplots(1, len(gens), figsize=(3.2 * len(gens), 3.4), squeeze=False)
-    for ax, g in zip(axes[0], gens):
-        ax.imshow(image_grid(g['images'][:64], nrow=8).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.axis('off')
-        ax.set_title(f"{label(g)}:\n{min(64, len(g['images']))} samples from the prior", fontsize=9)
-    fig.tight_layout()
-    ids = sorted({i for g in gens for i in _generator_runs(store, g['gen_hash'])})
-    made['generator_samples'] = save_figure(fig, 'generator_samples', ids, fig_dir, results_dir,
-                                            extra={'generators': [f.name for f in files]}); plt.close(fig)
-    for g, f in zip(gens, files):
-        fig = plot_lasium_tasks({f"LASIUM-{v.upper()}": task_from_record(t) for v, t in g['tasks'].items()}, ncols=1)
-        tb = task_from_record(next(iter(g['tasks'].values())))
-        fig.suptitle(f"LASIUM {tb.n_way}-way tasks from the {label(g)}, one per variant{sigma(g)}:\nrows = classes; left of the "
-                     f"red line {'the support image (the anchor)' if tb.k_shot == 1 else f'{tb.k_shot} support images'}, right of it {tb.q_query} queries", fontsize=9, y=1.05)
-        name = f"lasium_tasks-{g['kind']}-{g['dataset']}-{g['gen_hash'][:6]}"
-        made[name] = save_figure(fig, name, _generator_runs(store, g['gen_hash']), fig_dir, results_dir,
-                                 extra={'generator': f"generators/{g['kind']}-{g['dataset']}-{g['gen_hash']}.pt",
-                                        'lasium_sigma': g.get('lasium_sigma')}); plt.close(fig)
-    return made
-
 # %% ../nbs/12_figures.ipynb #076ce420
 def make_figures(results_dir: str | Path = 'results',  # folder holding records/
                  fig_dir: str | Path = 'figures',  # where figures go
@@ -508,6 +469,7 @@ def make_figures(results_dir: str | Path = 'results',  # folder holding records/
     except (ValueError, FileNotFoundError) as e: print(f"skipping published_comparison: {e}")
     try: made['headline'] = save_table(headline_table(store), 'headline', fig_dir, results_dir)
     except ValueError as e: print(f"skipping headline: {e}")
+    from ssml.study_figures import generator_figures
     made.update(generator_figures(results_dir, fig_dir))
     from ssml.study_results import study_tables
     made.update(study_tables(results_dir, fig_dir, published))

@@ -80,3 +80,11 @@ def test_no_paths_named_after_tickets():
              or f == 'Makefile']
     stale = [f for f in texts if (ROOT / f).is_file() and old.search((ROOT / f).read_text(errors='replace'))]
     assert not stale, f'files still pointing at the old study paths: {stale}'
+
+
+def test_library_modules_fit_in_ones_head():
+    "No library module is over 500 lines (the generated `_modidx.py` index aside): a module that grows past it is split by subject."
+    mods = sorted(p for p in (ROOT / 'ssml').glob('*.py') if p.name != '_modidx.py')
+    assert len(mods) > 10, mods
+    long = {p.name: n for p in mods if (n := len(p.read_text().splitlines())) > 500}
+    assert not long, f'library modules over 500 lines: {long}'
