@@ -14,7 +14,7 @@ from .figures import _portable, save_figure, KINDS, DATASETS
 # %% auto #0
 __all__ = ['DIAGNOSTICS', 'GROUP_LABELS', 'AUG_KEYS', 'STUDY_RECORDS', 'ablation_records', 'ablation_table', 'plot_ablation',
            'augmentation_text', 'point_label', 'ablation_figure', 'sample_figures', 'lasium_task_figure',
-           'study_figures', 'generator_figures']
+           'study_figures', 'generator_label', 'generator_figures']
 
 # %% ../nbs/12a_study_figures.ipynb #15281729
 def ablation_records(folder: str | Path  # folder of `*.json` ablation records
@@ -220,6 +220,17 @@ def study_figures(studies_root: str | Path | None = None,  # the studies folder 
 def _generator_runs(store: ResultsStore, gen_hash: str) -> list[str]:
     return sorted(r['run_id'] for r in store.records('ok') if gen_hash in str((r.get('metrics') or {}).get('generator', '')))
 
+def _labels(g: dict) -> tuple:  # (scheme, labeled fraction, seed) of an SS-GAN's labels; blanks for the other generators
+    gc = g.get('gen_config') or {}
+    return gc.get('scheme', ''), gc.get('label_fraction', 0), gc.get('seed', 0)
+
+def generator_label(g: dict  # a samples record of `record_generator_samples` (kind, dataset, gen_hash, gen_config)
+                   ) -> str:
+    "How figures name a generator: an SS-GAN by the labels it trained with (each share and seed trains its own), the others by their hash."
+    scheme, frac, seed = _labels(g)
+    own = f"{frac * 100:g}% labeled ({scheme}), seed {seed}" if g['kind'] == 'ssgan' and scheme else f"generator {g['gen_hash'][:6]}"
+    return f"{KINDS.get(g['kind'], g['kind'])} ({DATASETS.get(g['dataset'], g['dataset'])}, {own})"
+
 def generator_figures(results_dir: str | Path,  # folder holding records/ and generators/
                       fig_dir: str | Path = 'figures'  # where figures go
                      ) -> dict[str, list[Path]]:
@@ -234,17 +245,19 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
     if not files: return made
     gens = [torch.load(f, weights_only=False) for f in files]
     order = {'gan': 0, 'ssgan': 1, 'vae': 2}
-    gens.sort(key=lambda g: (g['dataset'], order.get(g['kind'], 9), g['gen_hash']))
-    label = lambda g: f"{KINDS.get(g['kind'], g['kind'])} ({DATASETS.get(g['dataset'], g['dataset'])}, generator {g['gen_hash'][:6]})"
-    fig, axes = plt.subplots(1, len(gens), figsize=(3.2 * len(gens), 3.4), squeeze=False)
-    for ax, g in zip(axes[0], gens):
+    gens.sort(key=lambda g: (g['dataset'], order.get(g['kind'], 9), *_labels(g), g['gen_hash']))
+    label = generator_label
+    ncols = min(4, len(gens)); nrows = -(-len(gens) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.5 * nrows), squeeze=False)
+    for ax in axes.flat[len(gens):]: ax.axis('off')
+    for ax, g in zip(axes.flat, gens):
         ax.imshow(image_grid(g['images'][:64], nrow=8).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.axis('off')
-        ax.set_title(f"{label(g)}:\n{min(64, len(g['images']))} samples from the prior", fontsize=9)
+        ax.set_title(f"{label(g)}:\n{min(64, len(g['images']))} samples from the prior", fontsize=8.5)
     fig.tight_layout()
     ids = sorted({i for g in gens for i in _generator_runs(store, g['gen_hash'])})
     made['generator_samples'] = save_figure(fig, 'generator_samples', ids, fig_dir, results_dir,
                                             extra={'generators': [f.name for f in files]}); plt.close(fig)
-    for g, f in zip(gens, files):
+    for g in gens:
         fig = plot_lasium_tasks({f"LASIUM-{v.upper()}": task_from_record(t) for v, t in g['tasks'].items()}, ncols=1)
         tb = task_from_record(next(iter(g['tasks'].values())))
         fig.suptitle(f"LASIUM {tb.n_way}-way tasks from the {label(g)}, one per variant{sigma(g)}:\nrows = classes; left of the "
