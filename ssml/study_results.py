@@ -11,9 +11,9 @@ from .config import EVAL_SETTING
 from .figures import _frame, our_numbers, load_published, markdown_table, write_sidecar, save_figure
 
 # %% auto #0
-__all__ = ['TABLE_SETTINGS', 'LEARNERS', 'METHOD_WORDS', 'VARIANT_WORDS', 'TABLE_ROWS', 'lasium_table', 'readable_lasium_table',
-           'save_study_table', 'lasium_against_published', 'policy_name', 'policy_table', 'readable_policy_table',
-           'study_tables']
+__all__ = ['TABLE_SETTINGS', 'LEARNERS', 'METHOD_WORDS', 'VARIANT_WORDS', 'TABLE_ROWS', 'MIX_NAMES', 'lasium_table',
+           'readable_lasium_table', 'save_study_table', 'lasium_against_published', 'policy_name', 'policy_table',
+           'readable_policy_table', 'study_tables']
 
 # %% ../nbs/12b_study_results.ipynb #7cdd3088
 TABLE_SETTINGS = ('5w1s', '5w5s', '20w1s', '20w5s')
@@ -154,6 +154,8 @@ def policy_name(schedule: str,  # `RunArgs.mix_schedule`
         return f'label-scaled {ratio:g}, p0 {half_fraction:g}{here}'
     return {'constant': f'constant {ratio:g}', 'linear': f'linear {ratio:g}→0'}.get(schedule, schedule)
 
+MIX_NAMES = {'ssml': 'SSML', 'ssml-ssg': 'SSML-SSG'}  # the methods that mix generated and labeled tasks, as tables name them
+
 def _iv(g):
     if g.empty: return float('nan'), float('nan'), 0
     m, h = seed_interval(g.accuracy, g.ci95)
@@ -163,7 +165,7 @@ def policy_table(store,  # a ResultsStore, its folder or its frame
                  dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
                  where: dict | None = None  # extra equality filters on the runs
                 ):
-    "Each SSML policy at each labeled point against supervised-only (same labels) and LASIUM (same generated tasks)."
+    "Each SSML policy (SSML, SSML-SSG) at each labeled point against supervised-only (same labels) and LASIUM (same generated tasks)."
     import pandas as pd
     df = _frame(store)
     if df.empty: raise ValueError(f"no run records in {store}")
@@ -171,27 +173,27 @@ def policy_table(store,  # a ResultsStore, its folder or its frame
     for k, v in (where or {}).items(): df = df[df[k] == v]
     rows = []
     df = df.assign(mix_half_fraction=df.mix_half_fraction.fillna(0.03)) if 'mix_half_fraction' in df else df.assign(mix_half_fraction=0.03)
-    keys = ['meta_learner', 'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction', 'generator', 'variant']
-    for (ml, scheme, frac, sched, ratio, half, gen, var), g in df[df.method == 'ssml'].groupby(keys):
+    keys = ['meta_learner', 'method', 'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction', 'generator', 'variant']
+    for (ml, m, scheme, frac, sched, ratio, half, gen, var), g in df[df.method.isin(MIX_NAMES)].groupby(keys):
         sup = df[(df.method == 'supervised') & (df.meta_learner == ml) & (df.scheme == scheme) & (df.label_fraction == frac)]
         if sup.empty and frac >= 1: sup = df[(df.method.isin(['supervised', 'oracle'])) & (df.meta_learner == ml) & ((df.label_fraction >= 1) | (df.method == 'oracle'))]
         las = df[(df.method == 'lasium') & (df.meta_learner == ml) & (df.generator == gen) & (df.variant == var)]
         a, h, n = _iv(g); sa, sh, sn = _iv(sup); la, lh, ln = _iv(las)
-        rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, policy=policy_name(sched, ratio, frac, half),
+        rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, method=MIX_NAMES[m], policy=policy_name(sched, ratio, frac, half),
                          acc_pct=a, ci_pct=h, n=n, supervised_acc_pct=sa, supervised_ci_pct=sh, supervised_n=sn,
                          lasium_acc_pct=la, lasium_ci_pct=lh, lasium_n=ln,
                          not_below_supervised=bool(a + h >= sa) if sn else None,  # None: no supervised-only run yet
                          beats_both=bool(a - h > max(sa + sh, la + lh)) if sn and ln else None,
                          run_ids=' '.join(sorted(set(g.run_id) | set(sup.run_id) | set(las.run_id)))))
     if not rows: raise ValueError(f"no SSML runs at {dataset} {n_way}-way {k_shot}-shot")
-    return pd.DataFrame(rows).sort_values(['learner', 'scheme', 'label_pct', 'policy'], kind='stable').reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values(['learner', 'scheme', 'label_pct', 'method', 'policy'], kind='stable').reset_index(drop=True)
 
 def readable_policy_table(table):
     "The policy table for reading: accuracies with their intervals and seed counts."
     import pandas as pd
     return pd.DataFrame({'learner': table.learner, 'scheme': table.scheme, 'labeled (%)': [f'{v:g}' for v in table.label_pct],
-                         'policy': table.policy,
-                         'SSML (%)': [f'{_fmt(a, h)} ({n})' for a, h, n in zip(table.acc_pct, table.ci_pct, table.n)],
+                         'method': table.method, 'policy': table.policy,
+                         'accuracy (%)': [f'{_fmt(a, h)} ({n})' for a, h, n in zip(table.acc_pct, table.ci_pct, table.n)],
                          'supervised only (%)': [f'{_fmt(a, h)} ({n})' if n else '' for a, h, n in zip(table.supervised_acc_pct, table.supervised_ci_pct, table.supervised_n)],
                          'LASIUM (%)': [f'{_fmt(a, h)} ({n})' if n else '' for a, h, n in zip(table.lasium_acc_pct, table.lasium_ci_pct, table.lasium_n)],
                          'not below supervised': table.not_below_supervised.map({True: 'yes', False: 'no'}).fillna(''),
@@ -219,7 +221,7 @@ def study_tables(results_dir: str | Path,  # folder holding records/
                                   'published (%)': [_fmt(a, None) for a in v.published_pct],
                                   'difference (points)': [_fmt(d, None) if d is not None else '' for d in v.difference]})
             made[f'lasium_vs_published-{ds}'] = save_study_table(v, shown, f'lasium_vs_published-{ds}', fig_dir, results_dir)
-    for (ds, n, k), _ in df[df.method == 'ssml'].groupby(['dataset', 'n_way', 'k_shot']):
+    for (ds, n, k), _ in df[df.method.isin(MIX_NAMES)].groupby(['dataset', 'n_way', 'k_shot']):
         name = f'ssml_policies-{ds}-{n}w{k}s'
         try: t = policy_table(df, ds, int(n), int(k))
         except ValueError as e: print(f"skipping {name}: {e}"); continue
