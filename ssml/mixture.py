@@ -174,8 +174,8 @@ def labeled_source(trainset: ImageSet,  # the training split
     counts = torch.bincount(trainset.labels[mask], minlength=trainset.n_classes)
     ok = counts >= k_shot + 1
     if int(ok.sum()) >= n_way and 2 * int(counts[ok].sum()) >= int(counts.sum()):
-        cls = TopUpEpisodes if int(counts[ok].min()) < k_shot + q_query else EpisodeSampler
-        return cls(trainset, n_way, k_shot, q_query, mask=mask, seed=seed, **({'augment': COPIES[copies]} if cls is TopUpEpisodes else {}))
+        if int(counts[ok].min()) >= k_shot + q_query: return EpisodeSampler(trainset, n_way, k_shot, q_query, mask=mask, seed=seed)
+        return TopUpEpisodes(trainset, n_way, k_shot, q_query, mask=mask, seed=seed, augment=COPIES[copies])  # a class short of queries is topped up
     if k_shot != 1:
         raise ValueError(f"the label mask leaves too few classes with k_shot + 1 = {k_shot + 1} labeled images ({int(ok.sum())} "
                          f"classes, holding less than half of the {int(counts.sum())} labeled images): k_shot={k_shot} needs at least k_shot + 1 per class")
