@@ -246,13 +246,12 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
     gens = [torch.load(f, weights_only=False) for f in files]
     order = {'gan': 0, 'ssgan': 1, 'vae': 2}
     gens.sort(key=lambda g: (g['dataset'], order.get(g['kind'], 9), *_labels(g), g['gen_hash']))
-    label = generator_label
     ncols = min(4, len(gens)); nrows = -(-len(gens) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.5 * nrows), squeeze=False)
     for ax in axes.flat[len(gens):]: ax.axis('off')
     for ax, g in zip(axes.flat, gens):
         ax.imshow(image_grid(g['images'][:64], nrow=8).permute(1, 2, 0).numpy(), interpolation='nearest'); ax.axis('off')
-        ax.set_title(f"{label(g)}:\n{min(64, len(g['images']))} samples from the prior", fontsize=8.5)
+        ax.set_title(f"{generator_label(g)}:\n{min(64, len(g['images']))} samples from the prior", fontsize=8.5)
     fig.tight_layout()
     ids = sorted({i for g in gens for i in _generator_runs(store, g['gen_hash'])})
     made['generator_samples'] = save_figure(fig, 'generator_samples', ids, fig_dir, results_dir,
@@ -260,7 +259,7 @@ def generator_figures(results_dir: str | Path,  # folder holding records/ and ge
     for g in gens:
         fig = plot_lasium_tasks({f"LASIUM-{v.upper()}": task_from_record(t) for v, t in g['tasks'].items()}, ncols=1)
         tb = task_from_record(next(iter(g['tasks'].values())))
-        fig.suptitle(f"LASIUM {tb.n_way}-way tasks from the {label(g)}, one per variant{sigma(g)}:\nrows = classes; left of the "
+        fig.suptitle(f"LASIUM {tb.n_way}-way tasks from the {generator_label(g)}, one per variant{sigma(g)}:\nrows = classes; left of the "
                      f"red line {'the support image (the anchor)' if tb.k_shot == 1 else f'{tb.k_shot} support images'}, right of it {tb.q_query} queries", fontsize=9, y=1.05)
         name = f"lasium_tasks-{g['kind']}-{g['dataset']}-{g['gen_hash'][:6]}"
         made[name] = save_figure(fig, name, _generator_runs(store, g['gen_hash']), fig_dir, results_dir,

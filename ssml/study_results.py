@@ -8,12 +8,12 @@ from pathlib import Path
 
 from .core import seed_interval
 from .config import EVAL_SETTING
-from .figures import _frame, our_numbers, load_published, markdown_table, write_sidecar, save_figure
+from .figures import LINE_METHODS, MIX_METHODS, _frame, our_numbers, load_published, markdown_table, write_sidecar, save_figure
 
 # %% auto #0
-__all__ = ['TABLE_SETTINGS', 'LEARNERS', 'METHOD_WORDS', 'VARIANT_WORDS', 'TABLE_ROWS', 'MIX_NAMES', 'lasium_table',
-           'readable_lasium_table', 'save_study_table', 'lasium_against_published', 'policy_name', 'policy_table',
-           'readable_policy_table', 'study_tables']
+__all__ = ['TABLE_SETTINGS', 'LEARNERS', 'METHOD_WORDS', 'VARIANT_WORDS', 'TABLE_ROWS', 'lasium_table', 'readable_lasium_table',
+           'save_study_table', 'lasium_against_published', 'policy_name', 'policy_table', 'readable_policy_table',
+           'study_tables']
 
 # %% ../nbs/12b_study_results.ipynb #7cdd3088
 TABLE_SETTINGS = ('5w1s', '5w5s', '20w1s', '20w5s')
@@ -154,8 +154,6 @@ def policy_name(schedule: str,  # `RunArgs.mix_schedule`
         return f'label-scaled {ratio:g}, p0 {half_fraction:g}{here}'
     return {'constant': f'constant {ratio:g}', 'linear': f'linear {ratio:g}→0'}.get(schedule, schedule)
 
-MIX_NAMES = {'ssml': 'SSML', 'ssml-ssg': 'SSML-SSG'}  # the methods that mix generated and labeled tasks, as tables name them
-
 def _iv(g):
     if g.empty: return float('nan'), float('nan'), 0
     m, h = seed_interval(g.accuracy, g.ci95)
@@ -174,12 +172,12 @@ def policy_table(store,  # a ResultsStore, its folder or its frame
     rows = []
     df = df.assign(mix_half_fraction=df.mix_half_fraction.fillna(0.03)) if 'mix_half_fraction' in df else df.assign(mix_half_fraction=0.03)
     keys = ['meta_learner', 'method', 'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction', 'generator', 'variant']
-    for (ml, m, scheme, frac, sched, ratio, half, gen, var), g in df[df.method.isin(MIX_NAMES)].groupby(keys):
+    for (ml, m, scheme, frac, sched, ratio, half, gen, var), g in df[df.method.isin(MIX_METHODS)].groupby(keys):
         sup = df[(df.method == 'supervised') & (df.meta_learner == ml) & (df.scheme == scheme) & (df.label_fraction == frac)]
         if sup.empty and frac >= 1: sup = df[(df.method.isin(['supervised', 'oracle'])) & (df.meta_learner == ml) & ((df.label_fraction >= 1) | (df.method == 'oracle'))]
         las = df[(df.method == 'lasium') & (df.meta_learner == ml) & (df.generator == gen) & (df.variant == var)]
         a, h, n = _iv(g); sa, sh, sn = _iv(sup); la, lh, ln = _iv(las)
-        rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, method=MIX_NAMES[m], policy=policy_name(sched, ratio, frac, half),
+        rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, method=LINE_METHODS[m], policy=policy_name(sched, ratio, frac, half),
                          acc_pct=a, ci_pct=h, n=n, supervised_acc_pct=sa, supervised_ci_pct=sh, supervised_n=sn,
                          lasium_acc_pct=la, lasium_ci_pct=lh, lasium_n=ln,
                          not_below_supervised=bool(a + h >= sa) if sn else None,  # None: no supervised-only run yet
@@ -221,7 +219,7 @@ def study_tables(results_dir: str | Path,  # folder holding records/
                                   'published (%)': [_fmt(a, None) for a in v.published_pct],
                                   'difference (points)': [_fmt(d, None) if d is not None else '' for d in v.difference]})
             made[f'lasium_vs_published-{ds}'] = save_study_table(v, shown, f'lasium_vs_published-{ds}', fig_dir, results_dir)
-    for (ds, n, k), _ in df[df.method.isin(MIX_NAMES)].groupby(['dataset', 'n_way', 'k_shot']):
+    for (ds, n, k), _ in df[df.method.isin(MIX_METHODS)].groupby(['dataset', 'n_way', 'k_shot']):
         name = f'ssml_policies-{ds}-{n}w{k}s'
         try: t = policy_table(df, ds, int(n), int(k))
         except ValueError as e: print(f"skipping {name}: {e}"); continue
