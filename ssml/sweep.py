@@ -261,19 +261,30 @@ def check_parameters_cell(path) -> dict:
     return found
 
 # %% ../nbs/11_sweep.ipynb #a331aaca
-def _absolute(args: RunArgs) -> RunArgs:
-    return args.replace(**{k: str(Path(getattr(args, k)).resolve()) for k in ('out_dir', 'work_dir', 'fig_dir')},
-                        **({'data_root': str(Path(args.data_root).resolve())} if args.data_root else {}))
+def _paths(args: RunArgs, to) -> RunArgs:
+    return args.replace(**{k: to(getattr(args, k)) for k in ('out_dir', 'work_dir', 'fig_dir')},
+                        **({'data_root': to(args.data_root)} if args.data_root else {}))
+
+def _portable_path(p: str | Path) -> str:
+    "`p` relative to the project's root when it lies inside the project, else absolute."
+    p, root = Path(p).resolve(), project_root().resolve()
+    return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+
+def _absolute(args: RunArgs) -> RunArgs: return _paths(args, lambda p: str(Path(p).resolve()))
+def _portable(args: RunArgs) -> RunArgs: return _paths(args, _portable_path)
 
 def execute_notebook(name: str,  # one of EXPERIMENT_NOTEBOOKS
                      args: RunArgs,  # its parameters
                      output: str | Path  # where the executed copy goes
                     ) -> Path:
-    "Execute an experiment notebook with papermill, parameters from `args`."
-    import papermill as pm
+    "Execute an experiment notebook with papermill in the project's root, parameters from `args` (paths portable)."
+    import papermill as pm, nbformat
     output = Path(output); output.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(experiments_dir()/name), str(output), parameters=args.to_dict(), kernel_name='python3',
-                        progress_bar=False, cwd=str(experiments_dir()))
+    pm.execute_notebook(str(experiments_dir()/name), str(output), parameters=_portable(args).to_dict(), kernel_name='python3',
+                        progress_bar=False, cwd=str(project_root()))
+    nb = nbformat.read(output, as_version=4)  # papermill keeps the paths it was given: keep them as the project names them
+    nb.metadata.papermill.update(input_path=_portable_path(experiments_dir()/name), output_path=_portable_path(output))
+    nbformat.write(nb, output)
     return output
 
 def run_notebooks(args: RunArgs) -> dict:
