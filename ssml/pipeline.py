@@ -14,7 +14,7 @@ from .config import RunArgs, USES_LABELS, USES_LASIUM, MIXES, META_TRAINED
 
 # %% auto #0
 __all__ = ['run_seed', 'load_data', 'label_mask_for', 'task_list_digest', 'fixed_task_list', 'generator_path', 'ensure_generator',
-           'train_generator', 'load_generator', 'generator_summary', 'generator_samples_path',
+           'stamped_dir', 'train_generator', 'load_generator', 'generator_summary', 'generator_samples_path',
            'record_generator_samples', 'cactus_pseudo_labels', 'task_source', 'make_learner', 'checkpoint_dir', 'run']
 
 # %% ../nbs/10b_pipeline.ipynb #f2429d8d
@@ -78,13 +78,29 @@ def ensure_generator(args: RunArgs,  # the run that needs a generator
         if not path.exists(): raise RuntimeError(f"train_fn {getattr(train_fn, '__name__', train_fn)} did not write {path}")
     return path
 
+def stamped_dir(d: Path,  # the folder of a resumable training (its checkpoint is `last.pt`)
+                says: str  # where the older digest will be kept, for the warning
+               ) -> tuple[Path, str | None]:
+    "`d`, stamped with the code that began its training, and that code's digest if not this code's (resuming warns)."
+    from ssml.records import code_digest
+    now, stamp = code_digest(), d/'code_digest'
+    if not (d/'last.pt').is_file():
+        d.mkdir(parents=True, exist_ok=True); stamp.write_text(now)
+        return d, None
+    began = stamp.read_text().strip() if stamp.is_file() else 'unknown'
+    if began == now: return d, None
+    warnings.warn(f"resuming {d/'last.pt'}, begun by other code (code digest {began}, now {now}): {says} will say so; "
+                  f"delete {d} to start afresh", stacklevel=3)
+    return d, began
+
 def train_generator(args: RunArgs, path: Path):
     "Train the generator `args.gen_kind` on the training split for `gen_steps` steps and copy it to `path`."
     from ssml.gentrain import train_generative
     train = load_data(args).split('train')
     mask = label_mask_for(args, train) if args.gen_kind == 'ssgan' else None
     if args.progress: print(f"generator {args.gen_kind} ({path.parent.name}): training {args.gen_steps} steps", flush=True)
-    res = train_generative(args.gen_kind, train, run_dir=path.parent/'train', steps=args.gen_steps, batch_size=args.gen_batch,
+    run_dir, other_code = stamped_dir(path.parent/'train', "the generator's summary in each record (generator.resumed_other_code)")
+    res = train_generative(args.gen_kind, train, run_dir=run_dir, steps=args.gen_steps, batch_size=args.gen_batch,
                            minutes=args.gen_max_minutes or None, seed=stream_seed(args.gen_seed, 'generator') % 2**31,
                            latent_dim=args.latent_dim, mask=mask, device=str(get_device(args.device or None)), progress=args.progress)
     if getattr(res, 'truncated', False) or res.step < args.gen_steps:
@@ -92,8 +108,8 @@ def train_generator(args: RunArgs, path: Path):
                         f"in {path.parent/'train'} resumes on the next run (raise gen_max_minutes, or 0 for no cap)")
     tmp = path.with_name(path.name + '.tmp')
     shutil.copyfile(res.run_dir/'final.pt', tmp); os.replace(tmp, path)
-    write_json({'steps': res.step, 'train_seconds': round(res.elapsed_s, 1), 'stop_reason': res.stop_reason, 'history': res.history},
-               path.parent/'train_result.json')
+    write_json({'steps': res.step, 'train_seconds': round(res.elapsed_s, 1), 'stop_reason': res.stop_reason, 'history': res.history,
+                **({'resumed_other_code': other_code} if other_code else {})}, path.parent/'train_result.json')
 
 def load_generator(path: Path, device):
     "The trained latent model at `path` (`latent_dim`, `decode`, `sample_latent`), in eval mode on `device`."
@@ -103,7 +119,8 @@ def load_generator(path: Path, device):
 def generator_summary(path: Path) -> dict:
     "What a run record keeps of its generator: its folder name (the hash) and the steps it trained."
     res = json.loads((path.parent/'train_result.json').read_text()) if (path.parent/'train_result.json').is_file() else {}
-    return {'id': path.parent.name, 'steps': res.get('steps'), 'train_seconds': res.get('train_seconds')}
+    return {'id': path.parent.name, 'steps': res.get('steps'), 'train_seconds': res.get('train_seconds'),
+            **({'resumed_other_code': res['resumed_other_code']} if res.get('resumed_other_code') else {})}
 
 def generator_samples_path(args: RunArgs, out_dir: str | Path | None = None) -> Path:
     "Where the results store keeps the samples of the generator that `args` needs."
@@ -187,17 +204,7 @@ def make_learner(args: RunArgs, image_shape: tuple, device):
 # %% ../nbs/10b_pipeline.ipynb #ff03e536
 def checkpoint_dir(args: RunArgs) -> tuple[Path, str | None]:
     "The meta-training checkpoint folder of `args`, stamped with the code that began it, and that code's digest if not this code's."
-    from ssml.records import code_digest
-    d, now = Path(args.work_dir)/'checkpoints'/args.run_id(), code_digest()
-    stamp = d/'code_digest'
-    if not (d/'last.pt').is_file():
-        d.mkdir(parents=True, exist_ok=True); stamp.write_text(now)
-        return d, None
-    began = stamp.read_text().strip() if stamp.is_file() else 'unknown'
-    if began == now: return d, None
-    warnings.warn(f"resuming {d/'last.pt'}, begun by other code (code digest {began}, now {now}): the record will say so "
-                  f"(train.resumed_other_code); delete {d} to start afresh", stacklevel=2)
-    return d, began
+    return stamped_dir(Path(args.work_dir)/'checkpoints'/args.run_id(), 'the record (train.resumed_other_code)')
 
 def run(args: RunArgs) -> dict:
     "The full pipeline of one run: data, labels, generator, task source, meta-training, evaluation on the fixed test tasks."
