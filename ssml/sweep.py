@@ -280,11 +280,13 @@ def execute_notebook(name: str,  # one of EXPERIMENT_NOTEBOOKS
     "Execute an experiment notebook with papermill in the project's root, parameters from `args` (paths portable)."
     import papermill as pm, nbformat
     output = Path(output); output.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(experiments_dir()/name), str(output), parameters=_portable(args).to_dict(), kernel_name='python3',
-                        progress_bar=False, cwd=str(project_root()))
-    nb = nbformat.read(output, as_version=4)  # papermill keeps the paths it was given: keep them as the project names them
-    nb.metadata.papermill.update(input_path=_portable_path(experiments_dir()/name), output_path=_portable_path(output))
-    nbformat.write(nb, output)
+    try: pm.execute_notebook(str(experiments_dir()/name), str(output), parameters=_portable(args).to_dict(), kernel_name='python3',
+                             progress_bar=False, cwd=str(project_root()))
+    finally:  # papermill keeps the paths it was given, in a failed notebook too: keep them as the project names them
+        if output.is_file():
+            nb = nbformat.read(output, as_version=4)
+            nb.metadata.papermill.update(input_path=_portable_path(experiments_dir()/name), output_path=_portable_path(output))
+            nbformat.write(nb, output)
     return output
 
 def run_notebooks(args: RunArgs) -> dict:
