@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['check_int', 'check_fraction', 'project_root', 'Truncated', 'seed_everything', 'get_device', 'rng_state',
-           'set_rng_state', 'stream_seed', 'stream', 'seeded', 'save_checkpoint', 'load_checkpoint', 'write_json',
-           'deferred_interrupt', 'class_major_labels', 'TaskBatch', 'save_png_pdf', 'to_uint8', 'task_record',
-           'task_from_record', 'mean_ci95', 'seed_interval']
+__all__ = ['check_int', 'check_fraction', 'project_root', 'project_path', 'Truncated', 'seed_everything', 'get_device',
+           'rng_state', 'set_rng_state', 'stream_seed', 'stream', 'seeded', 'save_checkpoint', 'load_checkpoint',
+           'write_json', 'deferred_interrupt', 'class_major_labels', 'TaskBatch', 'save_png_pdf', 'to_uint8',
+           'task_record', 'task_from_record', 'mean_ci95', 'seed_interval']
 
 # %% ../nbs/00_core.ipynb #2121a434
 def check_int(name: str,  # the parameter's name, as the caller knows it
@@ -47,6 +47,12 @@ def project_root(start: str | Path | None = None  # a folder to search upwards f
     for p in (start, *start.parents):
         if (p / 'settings.ini').is_file(): return p
     return start
+
+def project_path(path: str | Path  # a file or folder
+                ) -> str:
+    "`path` relative to the project root when it lies inside the project, else absolute: how kept files name a place without naming one machine's folders."
+    p, root = Path(path).resolve(), project_root().resolve()
+    return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
 
 # %% ../nbs/00_core.ipynb #1f66a6fa
 class Truncated(RuntimeError):

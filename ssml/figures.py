@@ -8,7 +8,7 @@ import datetime
 from pathlib import Path
 
 from .core import save_png_pdf
-from .core import project_root, write_json, seed_interval
+from .core import project_root, project_path, write_json, seed_interval
 from .config import RunArgs
 from .records import ResultsStore, git_commit
 
@@ -21,13 +21,6 @@ __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES'
            'markdown_table', 'headline_table', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
-def _portable(path) -> str | None:
-    "`path` relative to the project root when it lies inside it (so committed sidecars do not name one machine's folders)."
-    if path is None: return None
-    p = Path(path).resolve()
-    try: return str(p.relative_to(project_root().resolve()))
-    except ValueError: return str(path)
-
 def write_sidecar(name: str,  # figure or table name (file stem)
                   files: list,  # the files it was saved as
                   runs,  # DataFrame of the rows drawn (needs run_id, config_hash) or a list of run ids
@@ -39,7 +32,7 @@ def write_sidecar(name: str,  # figure or table name (file stem)
     ids = sorted(set(runs['run_id'])) if hasattr(runs, 'columns') else sorted(set(runs))
     hashes = sorted(set(runs['config_hash'])) if hasattr(runs, 'columns') else None
     side = dict(figure=name, files=[Path(f).name for f in files], run_ids=ids, config_hashes=hashes, n_runs=len(ids),
-                results_dir=_portable(results_dir), git=git_commit(),
+                results_dir=project_path(results_dir) if results_dir is not None else None, git=git_commit(),
                 created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'), **(extra or {}))
     return write_json(side, Path(fig_dir)/f'{name}.json')
 

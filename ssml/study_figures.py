@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .core import save_png_pdf, project_root, write_json
 from .records import git_commit, ResultsStore
-from .figures import _portable, save_figure, KINDS, DATASETS
+from .core import project_path
+from .figures import save_figure, KINDS, DATASETS
 
 # %% auto #0
 __all__ = ['DIAGNOSTICS', 'GROUP_LABELS', 'AUG_KEYS', 'STUDY_RECORDS', 'ablation_records', 'ablation_table', 'plot_ablation',
@@ -108,7 +109,7 @@ def plot_ablation(table,  # DataFrame from `ablation_table`
 def _study_sidecar(paths: list, fig_path, records: list, **extra) -> list[Path]:
     "Add a JSON sidecar naming the records behind a study figure; return [png, pdf, json]."
     fig_path = Path(fig_path)
-    side = dict(figure=fig_path.name, files=[Path(p).name for p in paths], records=[_portable(r) for r in records],
+    side = dict(figure=fig_path.name, files=[Path(p).name for p in paths], records=[project_path(r) for r in records],
                 git=git_commit(), created=datetime.datetime.now().astimezone().isoformat(timespec='seconds'), **extra)
     return [*paths, write_json(side, fig_path.parent/f'{fig_path.name}.json')]
 
@@ -169,7 +170,7 @@ def ablation_figure(records_dir: str | Path,  # folder of ablation records (`stu
                  train_task_acc="the learner's own query accuracy on its generated training tasks, mean of the last 5 logged windows (free during training)")
     recs = [records_dir/f'{n}.json' for n in t.name] + ([Path(supervised_record)] if sup else [])
     table = records_dir/'ablation.csv'
-    return _study_sidecar(paths, fig_path, recs, table=_portable(table) if table.is_file() else None, diagnostics=notes)
+    return _study_sidecar(paths, fig_path, recs, table=project_path(table) if table.is_file() else None, diagnostics=notes)
 
 def sample_figures(record: str | Path,  # .pt record: {'images': {name: uint8 (n, C, H, W)}, 'titles': {name: title}, 'pair': {title: name}}
                    fig_dir: str | Path  # where `samples_<name>` (and `<a>_vs_<b>` for a pair a, b) go

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast, dataclasses, difflib, itertools, os, sys, time, traceback, types, typing, uuid
 from pathlib import Path
 
-from .core import project_root
+from .core import project_root, project_path
 from .config import RunArgs, field_docs, field_types
 from .records import ResultsStore, execute_run, record_failure, code_digest
 from .pipeline import generator_path
@@ -265,13 +265,8 @@ def _paths(args: RunArgs, to) -> RunArgs:
     return args.replace(**{k: to(getattr(args, k)) for k in ('out_dir', 'work_dir', 'fig_dir')},
                         **({'data_root': to(args.data_root)} if args.data_root else {}))
 
-def _portable_path(p: str | Path) -> str:
-    "`p` relative to the project's root when it lies inside the project, else absolute."
-    p, root = Path(p).resolve(), project_root().resolve()
-    return str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
-
 def _absolute(args: RunArgs) -> RunArgs: return _paths(args, lambda p: str(Path(p).resolve()))
-def _portable(args: RunArgs) -> RunArgs: return _paths(args, _portable_path)
+def _portable(args: RunArgs) -> RunArgs: return _paths(args, project_path)
 
 def execute_notebook(name: str,  # one of EXPERIMENT_NOTEBOOKS
                      args: RunArgs,  # its parameters
@@ -285,7 +280,7 @@ def execute_notebook(name: str,  # one of EXPERIMENT_NOTEBOOKS
     finally:  # papermill keeps the paths it was given, in a failed notebook too: keep them as the project names them
         if output.is_file():
             nb = nbformat.read(output, as_version=4)
-            nb.metadata.papermill.update(input_path=_portable_path(experiments_dir()/name), output_path=_portable_path(output))
+            nb.metadata.papermill.update(input_path=project_path(experiments_dir()/name), output_path=project_path(output))
             nbformat.write(nb, output)
     return output
 
