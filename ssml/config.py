@@ -86,6 +86,8 @@ class RunArgs:
     "LASIUM in-class sampling: noise (n), towards a random out-of-class latent (ro), towards another class's anchor (oc)."
     lasium_sigma: Optional[float] = 1.0
     "LASIUM-N noise std (0 allowed); None: the dataset's default in ssml.lasium.LASIUM_DEFAULTS (the authors' 0.5 for the Omniglot GAN)."
+    lasium_alpha: Optional[float] = None
+    "LASIUM-RO/OC interpolation fraction in [0, 1]; None: the authors' value for the dataset and generator in ssml.lasium.LASIUM_DEFAULTS (RO 0.2, OC 0.6 for the Omniglot GAN)."
     augment: bool = True
     "Pass every generated image through its own random affine transform (the LASIUM ablation: it decides whether generated tasks transfer)."
     aug_rotation: float = 15.0
@@ -105,6 +107,8 @@ class RunArgs:
     "Query images per class, in meta-training and evaluation tasks."
     query_copies: Literal['affine', 'umtra'] = 'affine'
     "How a labeled class short of Q spare images gets its queries: copies of its labeled images under a random affine map (±15° rotation, ±10% shift, zoom 0.8-1.2, ±10° shear) or UMTRA's augmentation (half the pixels dropped, ±6 px shift); read under the instances and random schemes below 100%."
+    label_rotations: bool = False
+    "Labeled tasks also draw on every labeled class rotated by 90, 180 and 270 degrees, as three more classes (Omniglot's usual augmentation); never the test tasks."
     # --- meta-learner
     meta_learner: Literal['maml', 'fo-maml', 'protonet'] = 'protonet'
     "Meta-learning algorithm: second-order MAML, first-order MAML or Prototypical Networks."
@@ -188,7 +192,9 @@ class RunArgs:
         drop = set()
         if self.method not in USES_LABELS: drop |= {'scheme', 'label_fraction'}
         if self.method not in USES_LABELS or self.scheme == 'classes' or self.label_fraction >= 1: drop.add('query_copies')  # every labeled class is whole
+        if self.method not in USES_LABELS | {'oracle'} or not self.label_rotations: drop.add('label_rotations')  # off: configs made before the field keep their hash
         if self.method not in USES_GENERATOR: drop |= set(GENERATOR_FIELDS)
+        if self.method not in USES_LASIUM or self.variant == 'n' or self.lasium_alpha is None: drop.add('lasium_alpha')  # None: configs made before the field keep their hash
         if self.method not in USES_LASIUM: drop |= set(LASIUM_FIELDS)
         else:
             if self.variant != 'n': drop.add('lasium_sigma')
@@ -291,6 +297,7 @@ def validate_args(a: RunArgs):
     _check(0 <= a.mix_ratio <= 1, 'mix_ratio', f"must be in [0, 1], got {a.mix_ratio}")
     _check(0 < a.mix_half_fraction <= 1, 'mix_half_fraction', f"must be in (0, 1], got {a.mix_half_fraction}")
     _check(a.lasium_sigma is None or a.lasium_sigma >= 0, 'lasium_sigma', f"must be >= 0 or None (the dataset default), got {a.lasium_sigma}")
+    _check(a.lasium_alpha is None or 0 <= a.lasium_alpha <= 1, 'lasium_alpha', f"must be in [0, 1] or None (the authors' value), got {a.lasium_alpha}")
     _check(0 < a.label_fraction <= 1, 'label_fraction', f"must be in (0, 1], got {a.label_fraction}")
     if a.method in META_TRAINED: _check(a.meta_steps > 0, 'meta_steps', f"must be > 0 for method={a.method!r} (it is meta-trained)")
     if a.method in USES_GENERATOR: _check(a.gen_steps > 0, 'gen_steps', f"must be > 0 for method={a.method!r} (it trains a generator)")

@@ -15,10 +15,10 @@ from .records import ResultsStore, git_commit
 # %% auto #0
 __all__ = ['LINE_METHODS', 'REF_METHODS', 'REF_STYLES', 'MIX_METHODS', 'SCHEMES', 'VARYING_OK', 'DATASETS', 'DODGE',
            'INTERVAL_NOTE', 'GENERATED_KEYS', 'PUBLISHED_COLUMNS', 'MATCH_KEYS', 'TABLE_PAIRS', 'TABLE_WORDS', 'KINDS',
-           'HEADLINE', 'HEADLINE_COLUMNS', 'write_sidecar', 'save_figure', 'matching_lasium', 'modal_mix',
-           'select_runs', 'seed_note', 'n_labeled_text', 'accuracy_label', 'accuracy_vs_labeled', 'mix_ratio_effect',
-           'ssml_comparison', 'load_published', 'our_numbers', 'published_table', 'readable_table', 'save_table',
-           'markdown_table', 'headline_table', 'make_figures']
+           'HEADLINE', 'HEADLINE_COLUMNS', 'write_sidecar', 'save_figure', 'matching_lasium', 'flag_column',
+           'modal_mix', 'select_runs', 'seed_note', 'n_labeled_text', 'accuracy_label', 'accuracy_vs_labeled',
+           'mix_ratio_effect', 'ssml_comparison', 'load_published', 'our_numbers', 'published_table', 'readable_table',
+           'save_table', 'markdown_table', 'headline_table', 'make_figures']
 
 # %% ../nbs/12_figures.ipynb #1a8fe40a
 def write_sidecar(name: str,  # figure or table name (file stem)
@@ -66,7 +66,7 @@ def _frame(store):  # a ResultsStore, its folder, or an already-filtered `Result
     if hasattr(store, 'columns'): return store
     return (store if isinstance(store, ResultsStore) else ResultsStore(store)).frame()
 
-GENERATED_KEYS = ('generator', 'variant', 'latent_dim', 'lasium_sigma')  # what makes LASIUM tasks differ
+GENERATED_KEYS = ('generator', 'variant', 'latent_dim', 'lasium_sigma', 'lasium_alpha')  # what makes LASIUM tasks differ
 
 def matching_lasium(df):
     "`df` with LASIUM runs kept only where their generated tasks match the SSML runs' (generator, variant, ...): the generated half of the mixture."
@@ -86,9 +86,19 @@ def _config_without(row, skip=VARYING_OK) -> tuple:
     cfg = RunArgs.from_dict(params).config()
     return tuple(sorted((k, v) for k, v in cfg.items() if k not in skip and k != 'eval_settings'))
 
+def flag_column(df,  # a runs frame
+                name: str  # a bool `RunArgs` field, e.g. 'label_rotations'
+               ):
+    "The field as a bool Series of `df`'s rows, its default where a record is older than the field."
+    import pandas as pd
+    default = bool(getattr(RunArgs, name))
+    if name not in df: return pd.Series(default, index=df.index, dtype=bool)
+    return df[name].map(lambda v: default if v is None or v != v else v in (True, 'True', 'true', 1)).astype(bool)
+
 def modal_mix(df):
-    "`df` without the SSML runs whose (mix_schedule, mix_ratio) is not their method's most common one, nor runs with other than the default query copies."
+    "`df` without the SSML runs whose (mix_schedule, mix_ratio) is not their method's most common one, nor runs with other than the default query copies or labeled classes."
     if 'query_copies' in df: df = df[df.query_copies.isna() | (df.query_copies == RunArgs.query_copies)]  # NaN: a record older than the field
+    df = df[flag_column(df, 'label_rotations') == RunArgs.label_rotations]
     keep = []
     for m, g in df.groupby('method'):
         if m in MIX_METHODS and len(g):
@@ -310,9 +320,9 @@ def our_numbers(store, where: dict | None = None):
     df = df[df.status == 'ok']
     for k, v in (where or {}).items(): df = df[df[k] == v]
     keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'train_n_way', 'train_k_shot',
-            'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction']
-    d = df.copy()
-    for k, default in (('mix_schedule', 'constant'), ('mix_half_fraction', None)):  # records made before the field
+            'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction', 'label_rotations', 'lasium_alpha']
+    d = df.assign(label_rotations=flag_column(df, 'label_rotations'))
+    for k, default in (('mix_schedule', 'constant'), ('mix_half_fraction', None), ('lasium_alpha', None)):  # records made before the field
         d[k] = d[k].astype(object).where(d[k].notna(), default) if k in d else default
     for k in ('mix_schedule', 'mix_ratio', 'mix_half_fraction'):
         d[k] = d[k].astype(object); d.loc[~d.method.isin(list(MIX_METHODS)), k] = None

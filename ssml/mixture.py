@@ -18,7 +18,8 @@ from .baselines import UmtraTaskSource, umtra_augment
 from .lasium import random_affine
 
 # %% auto #0
-__all__ = ['COPIES', 'blocks_schedule', 'MixedTaskSource', 'TopUpEpisodes', 'labeled_source', 'label_scaled_share', 'ssml_source']
+__all__ = ['COPIES', 'blocks_schedule', 'MixedTaskSource', 'TopUpEpisodes', 'rotated_classes', 'labeled_source',
+           'label_scaled_share', 'ssml_source']
 
 # %% ../nbs/09a_mixture.ipynb #9417143e
 def _owner(src):
@@ -157,6 +158,14 @@ class TopUpEpisodes(EpisodeSampler):
                 f"{self.n_eligible} classes with {self.k_shot + 1}+ labeled images)")
 
 
+# %% ../nbs/09a_mixture.ipynb #53864df1
+def rotated_classes(imageset: ImageSet  # images and their classes
+                   ) -> ImageSet:
+    "Every class x {0, 90, 180, 270} degrees as 4 classes: image i's rotations at 4i..4i+3, class c's at 4c..4c+3."
+    x = torch.stack([torch.rot90(imageset.images, k, dims=(-2, -1)) for k in range(4)], 1).flatten(0, 1)
+    y = (4 * imageset.labels[:, None] + torch.arange(4)).flatten()
+    return ImageSet(x, y, [f'{n}/rot{90 * k:03d}' for n in imageset.class_names for k in range(4)], imageset.name + '/rotated')
+
 # %% ../nbs/09a_mixture.ipynb #6dbcb393
 def labeled_source(trainset: ImageSet,  # the training split
                    mask: torch.Tensor,  # bool (N,): which of its images are labeled
@@ -164,13 +173,16 @@ def labeled_source(trainset: ImageSet,  # the training split
                    k_shot: int,  # K
                    q_query: int,  # Q: queries per class
                    seed: int = 0,  # seeds the source's generator
-                   copies: str = 'affine'  # how missing queries are made: 'affine' (`random_affine`) or 'umtra' (`umtra_augment`) copies
+                   copies: str = 'affine',  # how missing queries are made: 'affine' (`random_affine`) or 'umtra' (`umtra_augment`) copies
+                   rotations: bool = False  # each labeled class x {0, 90, 180, 270} degrees becomes 4 classes (`rotated_classes`)
                   ):
     "The task source of the labeled images: episodes over every class with an image to spare (topped up), or one image per class with augmented queries."
     if copies not in COPIES: raise ValueError(f"copies must be one of {list(COPIES)}, got {copies!r}")
     mask = torch.as_tensor(mask)
     if mask.dtype != torch.bool or mask.shape != trainset.labels.shape:
         raise ValueError(f"mask must be a bool tensor of shape {tuple(trainset.labels.shape)}, got {mask.dtype} {tuple(mask.shape)}")
+    if rotations:  # only the labeled images are rotated; every one of them stays labeled
+        trainset = rotated_classes(trainset.subset(mask)); mask = torch.ones(len(trainset), dtype=torch.bool)
     counts = torch.bincount(trainset.labels[mask], minlength=trainset.n_classes)
     ok = counts >= k_shot + 1
     if int(ok.sum()) >= n_way and 2 * int(counts[ok].sum()) >= int(counts.sum()):

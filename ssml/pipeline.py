@@ -168,14 +168,14 @@ def task_source(args: RunArgs, trainset, mask, model, device):
         return CactusTaskSource(trainset, cactus_pseudo_labels(args, trainset, model), args.n_way, args.k_shot, args.q_query,
                                 seed=run_seed(args, 'tasks'))
     labeled = None if mask is None else labeled_source(trainset, mask, args.n_way, args.k_shot, args.q_query, run_seed(args, 'labeled-tasks'),
-                                                     args.query_copies)
+                                                     args.query_copies, rotations=args.label_rotations)
     q = args.q_query
     if args.method in MIXES and args.mix_schedule != 'blocks': q = min(q, labeled.q_query)  # mixed batches share one query size
     generated = None
     if args.method in USES_LASIUM:
         from ssml.lasium import LasiumSampler, AugmentedSource
         generated = LasiumSampler(model, args.variant, args.n_way, args.k_shot, q, seed=run_seed(args, 'tasks'),
-                                  dataset=args.dataset, sigma=args.lasium_sigma,
+                                  dataset=args.dataset, sigma=args.lasium_sigma, alpha=args.lasium_alpha,
                                   anchor_images=trainset if args.gen_kind == 'vae' else None)  # VAE: anchors are real training images
         if args.augment:
             generated = AugmentedSource(generated, seed=run_seed(args, 'augment'), rotate=args.aug_rotation, shift=args.aug_shift,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .core import seed_interval
 from .config import EVAL_SETTING
-from .figures import LINE_METHODS, MIX_METHODS, _frame, our_numbers, load_published, markdown_table, write_sidecar, save_figure
+from .figures import LINE_METHODS, MIX_METHODS, _frame, flag_column, our_numbers, load_published, markdown_table, write_sidecar, save_figure
 
 # %% auto #0
 __all__ = ['TABLE_SETTINGS', 'LEARNERS', 'METHOD_WORDS', 'VARIANT_WORDS', 'TABLE_ROWS', 'lasium_table', 'readable_lasium_table',
@@ -32,14 +32,19 @@ def _setting_pairs(settings) -> list[tuple[int, int]]:
         out.append(tuple(int(x) for x in m.groups()))
     return out
 
-def _ours_cell(ours, method, learner, generator, variant, n, k):
+def _ours_cell(ours, method, learner, generator, variant, n, k, alpha=''):
     "The `our_numbers` row of one table cell, or None: a model trained in the cell's setting if there is one, else the configuration with the most seeds."
     m = ours[(ours.method == method) & (ours.n_way == n) & (ours.k_shot == k)]
     if learner: m = m[m.meta_learner == learner]
-    if generator: m = m[(m.generator == generator) & (m.variant == variant)]
+    if generator: m = m[(m.generator == generator) & (m.variant == variant) & (m.lasium_alpha == alpha)]  # alpha '': the authors' value
     if m.empty: return None
     m = m.assign(_own=(m.train_n_way == n) & (m.train_k_shot == k))
     return m.sort_values(['_own', 'n_seeds'], ascending=False, kind='stable').iloc[0]
+
+def _alphas(ours, method, generator, variant) -> list:
+    "The LASIUM interpolation fractions of a row's runs: '' (the authors' value) first, then any other a run asked for."
+    if not generator: return ['']
+    return [''] + sorted(set(ours[(ours.method == method) & (ours.generator == generator) & (ours.variant == variant)].lasium_alpha) - {''})
 
 def _cite(p) -> str:
     return f"published: {str(p.authors).split(',')[0].strip()} et al. {int(p.year)}"
@@ -59,11 +64,12 @@ def lasium_table(store,  # a ResultsStore, or its folder
     pub = pub[pub.dataset == dataset]
     rows = []
     for learner in [''] + list(LEARNERS):
-        for method, gen, var in ([('scratch', '', '')] if not learner else TABLE_ROWS):
-            cells = [_ours_cell(ours, method, learner, gen, var, n, k) for n, k in pairs]
+        rows_ours = [('scratch', '', '', '')] if not learner else [(m, g, v, a) for m, g, v in TABLE_ROWS for a in _alphas(ours, m, g, v)]
+        for method, gen, var, alpha in rows_ours:
+            cells = [_ours_cell(ours, method, learner, gen, var, n, k, alpha) for n, k in pairs]
             if all(c is None for c in cells): continue
             r = dict(learner=LEARNERS.get(learner, ''), method=METHOD_WORDS[method], generator=gen.upper(),
-                     variant=VARIANT_WORDS.get(var, ''), source='ours')
+                     variant=VARIANT_WORDS.get(var, '') + ('' if alpha == '' else f' (α {alpha:g})'), source='ours')
             for s, c in zip(settings, cells):
                 r[f'{s}_pct'] = None if c is None else c.ours_pct
                 r[f'{s}_ci95_pct'] = None if c is None else c.ours_ci95_pct
@@ -171,13 +177,15 @@ def policy_table(store,  # a ResultsStore, its folder or its frame
     for k, v in (where or {}).items(): df = df[df[k] == v]
     rows = []
     df = df.assign(mix_half_fraction=df.mix_half_fraction.fillna(0.03)) if 'mix_half_fraction' in df else df.assign(mix_half_fraction=0.03)
-    keys = ['meta_learner', 'method', 'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction', 'generator', 'variant']
-    for (ml, m, scheme, frac, sched, ratio, half, gen, var), g in df[df.method.isin(MIX_METHODS)].groupby(keys):
-        sup = df[(df.method == 'supervised') & (df.meta_learner == ml) & (df.scheme == scheme) & (df.label_fraction == frac)]
-        if sup.empty and frac >= 1: sup = df[(df.method.isin(['supervised', 'oracle'])) & (df.meta_learner == ml) & ((df.label_fraction >= 1) | (df.method == 'oracle'))]
+    df = df.assign(label_rotations=flag_column(df, 'label_rotations'))
+    keys = ['meta_learner', 'method', 'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction', 'label_rotations', 'generator', 'variant']
+    for (ml, m, scheme, frac, sched, ratio, half, rot, gen, var), g in df[df.method.isin(MIX_METHODS)].groupby(keys):
+        same = df[(df.meta_learner == ml) & (df.label_rotations == rot)]  # the labeled half uses the labels as SSML does
+        sup = same[(same.method == 'supervised') & (same.scheme == scheme) & (same.label_fraction == frac)]
+        if sup.empty and frac >= 1: sup = same[(same.method.isin(['supervised', 'oracle'])) & ((same.label_fraction >= 1) | (same.method == 'oracle'))]
         las = df[(df.method == 'lasium') & (df.meta_learner == ml) & (df.generator == gen) & (df.variant == var)]
         a, h, n = _iv(g); sa, sh, sn = _iv(sup); la, lh, ln = _iv(las)
-        rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, method=LINE_METHODS[m], policy=policy_name(sched, ratio, frac, half),
+        rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, method=LINE_METHODS[m], policy=policy_name(sched, ratio, frac, half) + (', rotated classes' if rot else ''),
                          acc_pct=a, ci_pct=h, n=n, supervised_acc_pct=sa, supervised_ci_pct=sh, supervised_n=sn,
                          lasium_acc_pct=la, lasium_ci_pct=lh, lasium_n=ln,
                          not_below_supervised=bool(a + h >= sa) if sn else None,  # None: no supervised-only run yet

@@ -50,6 +50,16 @@ def test_profiles_expand(profile):
     assert len({r.config_hash() for r in sw['runs']}) == len(sw['runs'])
 
 
+def test_study_records_keep_their_config_hash():
+    "A field added to `RunArgs` leaves the study's committed configs as they were: each record's params hash to its hash, so the sweep skips it."
+    recs = [json.loads(p.read_text()) for p in sorted((ROOT / 'results' / 'study' / 'records').glob('*.json'))]
+    assert len(recs) >= 150
+    changed = [r['run_id'] for r in recs if RunArgs.from_dict(r['params']).config_hash() != r['config_hash']]
+    assert not changed, f"{len(changed)} study records would be rerun, e.g. {changed[:3]}"
+    planned = {r.run_id() for r in load_sweep(profile_path('study'))['runs']}
+    assert {r['run_id'] for r in recs} <= planned  # every committed run is still one the profile asks for
+
+
 BUDGETS = ('meta_steps', 'gen_steps', 'val_every', 'n_val_tasks', 'n_test_tasks')
 
 
