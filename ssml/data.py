@@ -16,9 +16,9 @@ from PIL import Image
 # %% auto #0
 __all__ = ['OMNIGLOT_ALPHABETS', 'OMNIGLOT_IMAGES_PER_CHARACTER', 'OMNIGLOT_URL', 'OMNIGLOT_MD5', 'OMNIGLOT_SPLITS',
            'LASIUM_SPLIT_SEED', 'OMNIGLOT_SPLIT_SIZES', 'VINYALS_VAL_ALPHABETS', 'VINYALS_TEST', 'project_root',
-           'data_root', 'ImageSet', 'FewShotDataset', 'cache_root', 'file_fingerprint', 'cached', 'register_dataset',
-           'available_datasets', 'load_dataset', 'omniglot_class_names', 'omniglot_splits', 'load_omniglot',
-           'make_omniglot_fixture', 'fixture_codes', 'summarize', 'dataset_summary', 'has_omniglot']
+           'data_root', 'ImageSet', 'rotated_classes', 'FewShotDataset', 'cache_root', 'file_fingerprint', 'cached',
+           'register_dataset', 'available_datasets', 'load_dataset', 'omniglot_class_names', 'omniglot_splits',
+           'load_omniglot', 'make_omniglot_fixture', 'fixture_codes', 'summarize', 'dataset_summary', 'has_omniglot']
 
 # %% ../nbs/01_data.ipynb #81b72882
 def project_root(start: str | Path | None = None  # where to start searching upwards; default: the working directory
@@ -73,6 +73,13 @@ class ImageSet:
         return ImageSet(self.images[idx], self.labels[idx], self.class_names, self.name)
     def __repr__(self):
         return f"ImageSet({self.name!r}: {len(self)} images {self.image_shape}, {self.n_classes} classes)"
+
+def rotated_classes(imageset: ImageSet  # images and their classes
+                   ) -> ImageSet:
+    "Every class x {0, 90, 180, 270} degrees as 4 classes: image i's rotations at 4i..4i+3, class c's at 4c..4c+3."
+    x = torch.stack([torch.rot90(imageset.images, k, dims=(-2, -1)) for k in range(4)], 1).flatten(0, 1)
+    y = (4 * imageset.labels[:, None] + torch.arange(4)).flatten()
+    return ImageSet(x, y, [f'{n}/rot{90 * k:03d}' for n in imageset.class_names for k in range(4)], imageset.name + '/rotated')
 
 # %% ../nbs/01_data.ipynb #2e98d5e9
 @dataclass
@@ -416,9 +423,8 @@ def load_omniglot(root: str | Path | None = None,  # data root holding omniglot-
     images = obj['images']
     labels = torch.arange(len(names)).repeat_interleave(OMNIGLOT_IMAGES_PER_CHARACTER)
     if rotations:
-        images = torch.stack([torch.rot90(images, k, dims=(-2, -1)) for k in range(4)], 1).flatten(0, 1)
-        labels = (4 * labels[:, None] + torch.arange(4)).flatten()
-        names = [f'{n}/rot{90 * k:03d}' for n in names for k in range(4)]
+        r = rotated_classes(ImageSet(images, labels, names))
+        images, labels, names = r.images, r.labels, r.class_names
         splits = {k: (4 * v[:, None] + torch.arange(4)).flatten() for k, v in splits.items()}
     info = {'alphabets': {s: len(v) for s, v in OMNIGLOT_ALPHABETS.items()},
             'characters': {s: sum(v.values()) for s, v in OMNIGLOT_ALPHABETS.items()},

@@ -11,15 +11,14 @@ import numpy as np
 import torch
 
 from .core import TaskBatch, check_fraction, check_int
-from .data import ImageSet
+from .data import ImageSet, rotated_classes
 from .episodes import EpisodeSampler
 from .episodes import tasks_from_indices
 from .baselines import UmtraTaskSource, umtra_augment
 from .lasium import random_affine
 
 # %% auto #0
-__all__ = ['COPIES', 'blocks_schedule', 'MixedTaskSource', 'TopUpEpisodes', 'rotated_classes', 'labeled_source',
-           'label_scaled_share', 'ssml_source']
+__all__ = ['COPIES', 'blocks_schedule', 'MixedTaskSource', 'TopUpEpisodes', 'labeled_source', 'label_scaled_share', 'ssml_source']
 
 # %% ../nbs/09a_mixture.ipynb #9417143e
 def _owner(src):
@@ -157,14 +156,6 @@ class TopUpEpisodes(EpisodeSampler):
         return (f"TopUpEpisodes({self.imageset.name!r}, {self.n_way}-way {self.k_shot}-shot {self.q_query}-query, "
                 f"{self.n_eligible} classes with {self.k_shot + 1}+ labeled images)")
 
-
-# %% ../nbs/09a_mixture.ipynb #53864df1
-def rotated_classes(imageset: ImageSet  # images and their classes
-                   ) -> ImageSet:
-    "Every class x {0, 90, 180, 270} degrees as 4 classes: image i's rotations at 4i..4i+3, class c's at 4c..4c+3."
-    x = torch.stack([torch.rot90(imageset.images, k, dims=(-2, -1)) for k in range(4)], 1).flatten(0, 1)
-    y = (4 * imageset.labels[:, None] + torch.arange(4)).flatten()
-    return ImageSet(x, y, [f'{n}/rot{90 * k:03d}' for n in imageset.class_names for k in range(4)], imageset.name + '/rotated')
 
 # %% ../nbs/09a_mixture.ipynb #6dbcb393
 def labeled_source(trainset: ImageSet,  # the training split
