@@ -70,7 +70,7 @@ GENERATED_KEYS = ('generator', 'variant', 'latent_dim', 'lasium_sigma', 'lasium_
 
 def matching_lasium(df):
     "`df` with LASIUM runs kept only where their generated tasks match the SSML runs' (generator, variant, ...): the generated half of the mixture."
-    mix, las = df[df.method == 'ssml'], df[df.method == 'lasium']
+    mix, las = df[df.method.isin(list(MIX_METHODS))], df[df.method == 'lasium']
     if mix.empty or las.empty: return df
     key = lambda r: tuple(str(r[k]) for k in GENERATED_KEYS if k in r)
     want = {key(r) for _, r in mix.iterrows()}
@@ -95,10 +95,12 @@ def flag_column(df,  # a runs frame
     if name not in df: return pd.Series(default, index=df.index, dtype=bool)
     return df[name].map(lambda v: default if v is None or v != v else v in (True, 'True', 'true', 1)).astype(bool)
 
-def modal_mix(df):
-    "`df` without the SSML runs whose (mix_schedule, mix_ratio) is not their method's most common one, nor runs with other than the default query copies or labeled classes."
+def modal_mix(df,  # a runs frame
+              rotations: bool = False  # keep the label-reading runs whose labeled classes are also rotated, instead of the plain ones
+             ):
+    "`df` without the SSML runs whose (mix_schedule, mix_ratio) is not their method's most common one, nor runs with other than the default query copies, nor label-reading runs of the other `rotations`."
     if 'query_copies' in df: df = df[df.query_copies.isna() | (df.query_copies == RunArgs.query_copies)]  # NaN: a record older than the field
-    df = df[flag_column(df, 'label_rotations') == RunArgs.label_rotations]
+    df = df[(flag_column(df, 'label_rotations') == rotations) | ~df.method.isin(list(LINE_METHODS))]
     keep = []
     for m, g in df.groupby('method'):
         if m in MIX_METHODS and len(g):
@@ -112,7 +114,8 @@ def select_runs(store,  # a ResultsStore, or its folder
                 dataset: str, n_way: int, k_shot: int,  # the evaluation setting
                 where: dict | None = None,  # extra equality filters on CSV columns, e.g. {'generator': 'gan'}
                 methods=None,  # methods to keep; default: all
-                mix: str = 'all'  # 'all' SSML mixing ratios (allowed to differ), or 'modal': each mixing method's most common one only
+                mix: str = 'all',  # 'all' SSML mixing ratios (allowed to differ), or 'modal': each mixing method's most common one only
+                rotations: bool = False  # with mix='modal': the label-reading runs with rotated labeled classes (`RunArgs.label_rotations`)
                ):
     "The ok rows of one evaluation setting, checked to differ only in seed, label scheme and fraction per method."
     df = _frame(store)
@@ -123,7 +126,7 @@ def select_runs(store,  # a ResultsStore, or its folder
         df = df[df[k] == v]
     if methods is not None: df = df[df.method.isin(list(methods))]
     if mix not in ('all', 'modal'): raise ValueError(f"mix must be 'all' or 'modal', got {mix!r}")
-    if mix == 'modal': df = matching_lasium(modal_mix(df))
+    if mix == 'modal': df = matching_lasium(modal_mix(df, rotations))
     skip = VARYING_OK | ({'mix_ratio'} if mix == 'all' else set())
     if df.pipeline.nunique() > 1:
         raise ValueError(f"runs from pipelines {sorted(df.pipeline.unique())} would be mixed; pass where={{'pipeline': ...}}")
@@ -179,11 +182,12 @@ def _layout(fig, top_in: float, bottom_in: float):
 def accuracy_vs_labeled(store,  # a ResultsStore, or its folder
                         dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
                         where: dict | None = None,  # extra filters, e.g. {'meta_learner': 'maml'}
-                        schemes=tuple(SCHEMES)  # panels
+                        schemes=tuple(SCHEMES),  # panels
+                        rotations: bool = False  # draw the SSML and supervised runs whose labeled classes are also rotated (`RunArgs.label_rotations`)
                        ):
     "Figure of accuracy vs. % labeled, one panel per scheme; returns (fig, rows drawn)."
     import matplotlib, matplotlib.ticker, matplotlib.pyplot as plt
-    df = select_runs(store, dataset, n_way, k_shot, where, methods=list(LINE_METHODS) + list(REF_METHODS), mix='modal')
+    df = select_runs(store, dataset, n_way, k_shot, where, methods=list(LINE_METHODS) + list(REF_METHODS), mix='modal', rotations=rotations)
     lines = df[df.method.isin(list(LINE_METHODS))]
     if lines.empty: raise ValueError(f"no SSML / SSML-SSG / supervised runs at {dataset} {n_way}-way {k_shot}-shot")
     schemes = [s for s in schemes if s in set(lines[lines.label_fraction < 1.0].scheme)] or [s for s in schemes if s in set(lines.scheme)]
@@ -210,7 +214,7 @@ def accuracy_vs_labeled(store,  # a ResultsStore, or its folder
             ax.axhline(100 * s['acc'], lw=1.2, label=f"{REF_METHODS[m]}, {s['n']} seed{'' if s['n'] == 1 else 's'}", **style)
             ax.axhspan(100 * (s['acc'] - s['ci']), 100 * (s['acc'] + s['ci']), color=style['color'], alpha=0.1, lw=0)
         low = lines[(lines.scheme == scheme) & (lines.label_fraction < 1.0)]
-        title = f"{scheme}: {SCHEMES[scheme]}"
+        title = f"{scheme}: {SCHEMES[scheme]}" + ('\nlabeled classes also turned 90°, 180° and 270°' if rotations else '')
         if len(low):
             f0 = low.label_fraction.min(); n0 = n_labeled_text(low[low.label_fraction == f0])
             if n0: title += f"\nat {100 * f0:g}%: {n0} labeled images"
@@ -455,11 +459,12 @@ def make_figures(results_dir: str | Path = 'results',  # folder holding records/
     if df.empty: print(f"no successful runs in {results_dir}: no figures"); return {}
     made = {}
     lab = df[df.method.isin(list(LINE_METHODS))]
-    for (pipe, ds, n, k, ml), _ in lab.groupby(['pipeline', 'dataset', 'n_way', 'k_shot', 'meta_learner']):
-        name = f"acc_vs_labeled-{ds}-{n}w{k}s-{ml}" + ('' if pipe == 'full' else f'-{pipe}')
-        try: fig, drawn = accuracy_vs_labeled(store, ds, int(n), int(k), where={'pipeline': pipe, 'meta_learner': ml})
-        except ValueError as e: print(f"skipping {name}: {e}"); continue
-        made[name] = save_figure(fig, name, drawn, fig_dir, results_dir); plt.close(fig)
+    for (pipe, ds, n, k, ml), g in lab.groupby(['pipeline', 'dataset', 'n_way', 'k_shot', 'meta_learner']):
+        for rot in sorted(set(flag_column(g, 'label_rotations'))):  # a second figure for runs with rotated labeled classes
+            name = f"acc_vs_labeled-{ds}-{n}w{k}s-{ml}" + ('' if pipe == 'full' else f'-{pipe}') + ('-rotations' if rot else '')
+            try: fig, drawn = accuracy_vs_labeled(store, ds, int(n), int(k), where={'pipeline': pipe, 'meta_learner': ml}, rotations=rot)
+            except ValueError as e: print(f"skipping {name}: {e}"); continue
+            made[name] = save_figure(fig, name, drawn, fig_dir, results_dir); plt.close(fig)
     for (pipe, ds, n, k, ml), _ in df[df.method.isin(list(MIX_METHODS))].groupby(['pipeline', 'dataset', 'n_way', 'k_shot', 'meta_learner']):
         sfx = f"{ds}-{n}w{k}s-{ml}" + ('' if pipe == 'full' else f'-{pipe}')
         w = {'pipeline': pipe, 'meta_learner': ml}
