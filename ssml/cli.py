@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/13_cli.ipynb #05a91901
 def main(argv: list[str] | None = None  # command-line arguments without the program name; None reads `sys.argv`
-        ) -> int:  # exit code: 0 ok, 1 a run failed, 2 bad input
+        ) -> int:  # exit code: 0 ok, 1 a run failed, 2 bad input, 130 interrupted (Ctrl-C)
     "Entry point of the `ssml` console script."
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -175,4 +175,7 @@ def main(argv: list[str] | None = None  # command-line arguments without the pro
     except (CLIError, ValueError, FileNotFoundError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"ssml: error: {msg}".splitlines()[0], file=sys.stderr)
+    except KeyboardInterrupt:  # each training in progress checkpointed its last step and its run recorded the interruption
+        print("ssml: interrupted (Ctrl-C); run the same command again to resume from the checkpoints", file=sys.stderr)
+        return 130
     return 2

@@ -13,7 +13,7 @@ from .figures import LINE_METHODS, MIX_METHODS, _frame, flag_column, our_numbers
 # %% auto #0
 __all__ = ['TABLE_SETTINGS', 'LEARNERS', 'METHOD_WORDS', 'VARIANT_WORDS', 'TABLE_ROWS', 'lasium_table', 'readable_lasium_table',
            'save_study_table', 'lasium_against_published', 'policy_name', 'policy_table', 'readable_policy_table',
-           'study_tables']
+           'rotation_rule_table', 'study_tables']
 
 # %% ../nbs/12b_study_results.ipynb #7cdd3088
 TABLE_SETTINGS = ('5w1s', '5w5s', '20w1s', '20w5s')
@@ -187,7 +187,7 @@ def policy_table(store,  # a ResultsStore, its folder or its frame
         a, h, n = _iv(g); sa, sh, sn = _iv(sup); la, lh, ln = _iv(las)
         rows.append(dict(learner=LEARNERS.get(ml, ml), scheme=scheme, label_pct=100 * frac, method=LINE_METHODS[m], policy=policy_name(sched, ratio, frac, half) + (', rotated classes' if rot else ''),
                          acc_pct=a, ci_pct=h, n=n, supervised_acc_pct=sa, supervised_ci_pct=sh, supervised_n=sn,
-                         lasium_acc_pct=la, lasium_ci_pct=lh, lasium_n=ln,
+                         lasium_acc_pct=la, lasium_ci_pct=lh, lasium_n=ln, mix_schedule=sched, mix_ratio=ratio, mix_half_fraction=half, rotated=bool(rot),
                          not_below_supervised=bool(a + h >= sa) if sn else None,  # None: no supervised-only run yet
                          beats_both=bool(a - h > max(sa + sh, la + lh)) if sn and ln else None,
                          run_ids=' '.join(sorted(set(g.run_id) | set(sup.run_id) | set(las.run_id)))))
@@ -205,12 +205,25 @@ def readable_policy_table(table):
                          'not below supervised': table.not_below_supervised.map({True: 'yes', False: 'no'}).fillna(''),
                          'beats both': table.beats_both.map({True: 'yes', False: 'no'}).fillna('')})
 
+# %% ../nbs/12b_study_results.ipynb #8d2e4b61
+def rotation_rule_table(table,  # from `policy_table`
+                        rotate_up_to: float = 0.05  # rotate the labeled classes at labeled fractions up to this one, not above
+                       ):
+    "The policy table's rows a rotation rule picks: rotated up to `rotate_up_to`, plain above, for each policy with rotated runs."
+    if not 0 <= rotate_up_to <= 1: raise ValueError(f"rotate_up_to must be a labeled fraction in [0, 1], got {rotate_up_to}")
+    keys = ['learner', 'scheme', 'method', 'mix_schedule', 'mix_ratio', 'mix_half_fraction']
+    with_rotations = table.groupby(keys).rotated.transform('any')
+    picked = table.rotated == (table.label_pct <= 100 * rotate_up_to + 1e-9)
+    return table[with_rotations & picked].reset_index(drop=True)
+
 # %% ../nbs/12b_study_results.ipynb #ef5b149e
 def study_tables(results_dir: str | Path,  # folder holding records/
                  fig_dir: str | Path = 'figures',  # where tables go
-                 published: str | Path | None = None  # published results CSV; default: configs/published.csv
+                 published: str | Path | None = None,  # published results CSV; default: configs/published.csv
+                 rotate_up_to: float = 0.05,  # the rotation rule's labeled fraction (`rotation_rule_table`)
+                 fresh_seeds: tuple = tuple(range(10, 15))  # seeds run after the rule was chosen (the study's part 4): a table of their own
                 ) -> dict[str, list[Path]]:
-    "Write LASIUM's table, its comparison with the published numbers and the SSML policy tables; return {name: paths}."
+    "Write LASIUM's table, its comparison with the published numbers, the SSML policy tables and the rotation rule's; return {name: paths}."
     import pandas as pd
     df = _frame(results_dir)
     made = {}
@@ -232,4 +245,12 @@ def study_tables(results_dir: str | Path,  # folder holding records/
         try: t = policy_table(df, ds, int(n), int(k))
         except ValueError as e: print(f"skipping {name}: {e}"); continue
         made[name] = save_study_table(t, readable_policy_table(t), name, fig_dir, results_dir)
+        fresh = _policy_or_none(df[df.seed.isin(list(fresh_seeds))], ds, int(n), int(k))
+        for rname, pt in ((f'rotation_rule-{ds}-{n}w{k}s', t), (f'rotation_rule-{ds}-{n}w{k}s-seeds{min(fresh_seeds)}-{max(fresh_seeds)}', fresh)):
+            r = rotation_rule_table(pt, rotate_up_to) if pt is not None else []
+            if len(r): made[rname] = save_study_table(r, readable_policy_table(r), rname, fig_dir, results_dir)
     return made
+
+def _policy_or_none(df, ds, n, k):
+    try: return policy_table(df, ds, n, k)
+    except ValueError: return None

@@ -68,14 +68,22 @@ def load_sweep(path: str | Path,  # a sweep YAML file
                 workers=int(cfg.get('workers', 1)), out_dir=out_dir, path=str(path))
 
 # %% ../nbs/11_sweep.ipynb #5fc0a138
-def _init_worker(threads: int):
+_STOP = None  # in a local pool's worker process: the sweep's stop event, set on Ctrl-C so queued runs never start
+
+def _init_worker(threads: int, stop=None):
+    global _STOP
+    if stop is not None: _STOP = stop
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 def _job(args_dict: dict, run_fn=None, notebooks: bool = False) -> dict:
-    "Execute one run (in a worker) with its own `threads`; return a short summary of its record."
+    "Execute one run (in a worker) with its own `threads`; return a short summary of its record (None: the sweep was stopped first)."
+    if _STOP is not None and _STOP.is_set(): return None
     args = RunArgs.from_dict(args_dict)
     _init_worker(args.threads)
-    rec = run_notebooks(args) if notebooks else execute_run(args, run_fn=run_fn)
+    try: rec = run_notebooks(args) if notebooks else execute_run(args, run_fn=run_fn)
+    except KeyboardInterrupt:  # the run checkpointed and recorded it; this worker takes no further run
+        if _STOP is not None: _STOP.set()
+        raise
     return _summary(rec)
 
 def _summary(rec: dict) -> dict:
@@ -149,9 +157,19 @@ def run_sweep(runs: list[RunArgs],  # e.g. `load_sweep(path)['runs']`
     elif executor == 'local':
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_init_worker, initargs=(threads,)) as pool:
+        ctx = mp.get_context('spawn')
+        stop = ctx.Event()
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, stop)) as pool:
             futs = {pool.submit(_job, r.to_dict(), run_fn, notebooks): r for r in todo}
-            for f in as_completed(futs): collect(_collect(f, futs[f]))
+            try:
+                for f in as_completed(futs): collect(_collect(f, futs[f]))
+            except KeyboardInterrupt:  # Ctrl-C reached the workers too: their runs checkpoint, record it and stop
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                print(f"sweep: interrupted; {len(results)} of {len(todo)} runs had finished. The runs in progress saved their "
+                      "checkpoints and recorded the interruption; the same command resumes them and skips what finished",
+                      file=sys.stderr, flush=True)
+                raise
     else:
         from dask.distributed import Client, LocalCluster, as_completed
         own = client is None

@@ -80,3 +80,10 @@ def synthetic_run(args: RunArgs) -> dict:
         m, ci = mean_ci95(acc)
         out['evals'].append(dict(n_way=n, k_shot=k, accuracy=m, ci95=ci, n_tasks=len(acc)))
     return out
+
+def sleepy_run(args: RunArgs) -> dict:
+    "`synthetic_run` after writing the run id to `$SSML_TEST_CALLS` and sleeping `$SSML_TEST_SLEEP` seconds (a long run to interrupt)."
+    import os
+    with open(os.environ['SSML_TEST_CALLS'], 'a') as f: f.write(args.run_id() + '\n')
+    time.sleep(float(os.environ.get('SSML_TEST_SLEEP', '60')))
+    return synthetic_run(args)
