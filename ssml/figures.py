@@ -431,6 +431,7 @@ def headline_table(store,  # a ResultsStore, or its folder
     import numpy as np, pandas as pd
     ours = our_numbers(store, where) if not _frame(store).empty else pd.DataFrame(columns=['dataset', 'n_way', 'k_shot', 'method'])
     ours = ours[(ours.dataset == dataset) & (ours.n_way == n_way) & (ours.k_shot == k_shot)]
+    ours = ours[~flag_column(ours, 'label_rotations')]  # rotated labeled classes are a variant with a figure of its own
     same = lambda x, v: x != '' and np.isclose(float(x), v) if isinstance(v, float) else x == v
     rows = []
     for method, cond, words in HEADLINE:
