@@ -323,7 +323,7 @@ def our_numbers(store, where: dict | None = None):
     df = _frame(store)
     df = df[df.status == 'ok']
     for k, v in (where or {}).items(): df = df[df[k] == v]
-    keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'train_n_way', 'train_k_shot',
+    keys = ['pipeline', 'dataset', 'method', 'generator', 'variant', 'meta_learner', 'n_way', 'k_shot', 'train_n_way', 'train_k_shot', 'meta_steps',
             'scheme', 'label_fraction', 'mix_schedule', 'mix_ratio', 'mix_half_fraction', 'label_rotations', 'lasium_alpha']
     d = df.assign(label_rotations=flag_column(df, 'label_rotations'))
     for k, default in (('mix_schedule', 'constant'), ('mix_half_fraction', None), ('lasium_alpha', None)):  # records made before the field
@@ -360,7 +360,7 @@ def published_table(store, published: str | Path | None = None, where: dict | No
 TABLE_PAIRS = {'acc_pct': ('ci_pct', 'accuracy (%)'), 'supervised_acc_pct': ('supervised_ci_pct', 'supervised only (%)'),
                'lasium_acc_pct': ('lasium_ci_pct', 'LASIUM (%)'), 'ours_pct': ('ours_ci95_pct', 'ours (%)'),
                'published_pct': ('published_ci95_pct', 'published (%)')}  # mean column -> (its 95% half-width, header)
-TABLE_WORDS = {'meta_learner': 'meta-learner', 'n_way': 'N-way', 'k_shot': 'K-shot', 'label_fraction': 'labeled (%)',
+TABLE_WORDS = {'meta_learner': 'meta-learner', 'meta_steps': 'meta-steps', 'n_way': 'N-way', 'k_shot': 'K-shot', 'label_fraction': 'labeled (%)',
                'label_pct': 'labeled (%)', 'n_labeled': 'labeled images', 'mix_ratio': 'generated share', 'n': 'seeds',
                'n_seeds': 'seeds', 'supervised_n': 'supervised seeds', 'lasium_n': 'LASIUM seeds', 'beats_both': 'beats both'}
 

@@ -33,13 +33,13 @@ def _setting_pairs(settings) -> list[tuple[int, int]]:
     return out
 
 def _ours_cell(ours, method, learner, generator, variant, n, k, alpha=''):
-    "The `our_numbers` row of one table cell, or None: a model trained in the cell's setting if there is one, else the configuration with the most seeds."
+    "The `our_numbers` row of one table cell, or None: a model trained in the cell's setting if there is one, then the most seeds, then the most meta-steps."
     m = ours[(ours.method == method) & (ours.n_way == n) & (ours.k_shot == k)]
     if learner: m = m[m.meta_learner == learner]
     if generator: m = m[(m.generator == generator) & (m.variant == variant) & (m.lasium_alpha == alpha)]  # alpha '': the authors' value
     if m.empty: return None
     m = m.assign(_own=(m.train_n_way == n) & (m.train_k_shot == k))
-    return m.sort_values(['_own', 'n_seeds'], ascending=False, kind='stable').iloc[0]
+    return m.sort_values(['_own', 'n_seeds', 'meta_steps'], ascending=False, kind='stable').iloc[0]
 
 def _alphas(ours, method, generator, variant) -> list:
     "The LASIUM interpolation fractions of a row's runs: '' (the authors' value) first, then any other a run asked for."
@@ -75,6 +75,7 @@ def lasium_table(store,  # a ResultsStore, or its folder
                 r[f'{s}_ci95_pct'] = None if c is None else c.ours_ci95_pct
             ns = sorted({int(c.n_seeds) for c in cells if c is not None})
             r['seeds'] = '/'.join(map(str, ns))
+            r['meta_steps'] = '' if method == 'scratch' else '/'.join(map(str, sorted({int(c.meta_steps) for c in cells if c is not None})))  # scratch: no meta-training
             r['run_ids'] = ' '.join(sorted({i for c in cells if c is not None for i in c.run_ids.split()}))
             rows.append(r)
         if not learner: continue
@@ -86,11 +87,11 @@ def lasium_table(store,  # a ResultsStore, or its folder
                 q = p[(p.n_way == n) & (p.k_shot == k)]
                 r[f'{s}_pct'] = None if q.empty else float(q.accuracy_pct.iloc[0])
                 r[f'{s}_ci95_pct'] = None if q.empty or pd.isna(q.ci95_pct.iloc[0]) else float(q.ci95_pct.iloc[0])
-            r['seeds'], r['run_ids'] = '', ''
+            r['seeds'], r['meta_steps'], r['run_ids'] = '', '', ''
             rows.append(r)
     if not any(r['source'] == 'ours' for r in rows):
         raise ValueError(f"no runs of {sorted(METHOD_WORDS)} on {dataset} at {list(settings)}")
-    cols = ['learner', 'method', 'generator', 'variant', 'source'] + [f'{s}_{x}' for s in settings for x in ('pct', 'ci95_pct')] + ['seeds', 'run_ids']
+    cols = ['learner', 'method', 'generator', 'variant', 'source'] + [f'{s}_{x}' for s in settings for x in ('pct', 'ci95_pct')] + ['seeds', 'meta_steps', 'run_ids']
     return pd.DataFrame(rows, columns=cols)
 
 # %% ../nbs/12b_study_results.ipynb #e0a52ef8
@@ -108,6 +109,7 @@ def readable_lasium_table(table, settings=None):
         n, k = _setting_pairs([s])[0]
         out[f'{n}-way {k}-shot'] = [_fmt(a, h) for a, h in zip(table[f'{s}_pct'], table[f'{s}_ci95_pct'])]
     out['seeds'] = table['seeds']
+    out['meta-steps'] = table['meta_steps']
     return out
 
 def save_study_table(table, readable, name: str, fig_dir: str | Path = 'figures', results_dir=None) -> list[Path]:
@@ -221,7 +223,7 @@ def study_tables(results_dir: str | Path,  # folder holding records/
                  fig_dir: str | Path = 'figures',  # where tables go
                  published: str | Path | None = None,  # published results CSV; default: configs/published.csv
                  rotate_up_to: float = 0.05,  # the rotation rule's labeled fraction (`rotation_rule_table`)
-                 fresh_seeds: tuple = tuple(range(10, 15))  # seeds run after the rule was chosen (the study's part 4): a table of their own
+                 fresh_seeds: tuple = tuple(range(10, 15))  # seeds run after the rule was chosen (the study's part 4): a table of their own; () for none
                 ) -> dict[str, list[Path]]:
     "Write LASIUM's table, its comparison with the published numbers, the SSML policy tables and the rotation rule's; return {name: paths}."
     import pandas as pd
@@ -245,8 +247,10 @@ def study_tables(results_dir: str | Path,  # folder holding records/
         try: t = policy_table(df, ds, int(n), int(k))
         except ValueError as e: print(f"skipping {name}: {e}"); continue
         made[name] = save_study_table(t, readable_policy_table(t), name, fig_dir, results_dir)
-        fresh = _policy_or_none(df[df.seed.isin(list(fresh_seeds))], ds, int(n), int(k))
-        for rname, pt in ((f'rotation_rule-{ds}-{n}w{k}s', t), (f'rotation_rule-{ds}-{n}w{k}s-seeds{min(fresh_seeds)}-{max(fresh_seeds)}', fresh)):
+        rule = [(f'rotation_rule-{ds}-{n}w{k}s', t)]
+        if fresh_seeds: rule.append((f'rotation_rule-{ds}-{n}w{k}s-seeds{min(fresh_seeds)}-{max(fresh_seeds)}',
+                                     _policy_or_none(df[df.seed.isin(list(fresh_seeds))], ds, int(n), int(k))))
+        for rname, pt in rule:
             r = rotation_rule_table(pt, rotate_up_to) if pt is not None else []
             if len(r): made[rname] = save_study_table(r, readable_policy_table(r), rname, fig_dir, results_dir)
     return made
