@@ -88,3 +88,27 @@ def test_library_modules_fit_in_ones_head():
     assert len(mods) > 10, mods
     long = {p.name: n for p in mods if (n := len(p.read_text().splitlines())) > 500}
     assert not long, f'library modules over 500 lines: {long}'
+
+
+_MACHINE_PATH = re.compile(r'(?<![\w.])/(?:work|home|Users|root|mnt|scratch|tmp)/[^\s"\'\\]+')
+
+
+def _kept_text(path: Path) -> str:
+    "The text a kept file holds: a torch record is read back and its contents written out."
+    if path.suffix == '.pt':
+        import torch
+        return repr(torch.load(path, map_location='cpu', weights_only=False))
+    return path.read_text(errors='replace')
+
+
+def test_kept_results_name_no_machine_folder():
+    "Records, executed notebooks and figure data name places relative to the project, never one machine's folders."
+    kept = [p for d in ('results', 'studies', 'figures') for p in (ROOT / d).rglob('*')
+            if p.is_file() and p.suffix in {'.json', '.csv', '.ipynb', '.pt', '.md', '.yaml'} and p.stat().st_size < 50_000_000]
+    assert len(kept) > 100, f'expected the kept records under results/, studies/ and figures/, found {len(kept)} files'
+    found = {}
+    for p in kept:
+        if p.suffix == '.md' and p.parent.name != 'records': continue  # prose may show a command's example folder
+        hits = _MACHINE_PATH.findall(_kept_text(p))
+        if hits: found[str(p.relative_to(ROOT))] = sorted(set(hits))[:3]
+    assert not found, f'{len(found)} kept file(s) name a machine folder, e.g. {dict(list(found.items())[:5])}'
