@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]  # the project
 STUDIES = ROOT / 'studies'
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))  # `import ssml` from this checkout
 from ssml.cli import parse_overrides  # `--set KEY=VALUE`, parsed as the ssml command parses it
+from ssml.core import project_path as relative  # noqa: F401  (records name places relative to the project)
 
 PATHS = {
     'data': dict(default=None, help='data root holding omniglot-py/ (default: $SSML_DATA, else data/ in the project)'),
@@ -81,10 +82,3 @@ def parse_study_args(p: argparse.ArgumentParser,  # from `study_parser`
     for name in ('work_dir', 'fig_dir'):
         if hasattr(a, name): setattr(a, name, Path(getattr(a, name)).resolve())
     return a
-
-
-def relative(path: str | Path) -> str:
-    "`path` relative to the project when it lies inside it (records do not name one machine's folders)."
-    p = Path(path).resolve()
-    try: return str(p.relative_to(ROOT))
-    except ValueError: return str(path)
