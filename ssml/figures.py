@@ -427,7 +427,7 @@ def headline_table(store,  # a ResultsStore, or its folder
                    dataset: str = 'omniglot', n_way: int = 5, k_shot: int = 1,  # the evaluation setting
                    where: dict | None = None  # extra filters, e.g. {'meta_learner': 'protonet'}
                   ):
-    "The main methods' accuracy ± 95% interval over seeds, one row each (SSML: each mixing policy with the most seeds; rows without runs are left out)."
+    "The main methods' accuracy ± 95% interval over seeds, one row each: the most seeds, then the longest budget (SSML: one row per mixing policy; rows without runs are left out)."
     import numpy as np, pandas as pd
     ours = our_numbers(store, where) if not _frame(store).empty else pd.DataFrame(columns=['dataset', 'n_way', 'k_shot', 'method'])
     ours = ours[(ours.dataset == dataset) & (ours.n_way == n_way) & (ours.k_shot == k_shot)]
@@ -438,8 +438,10 @@ def headline_table(store,  # a ResultsStore, or its folder
         g = ours[ours.method == method]
         for k, v in cond.items(): g = g[g[k].map(lambda x: same(x, v)).astype(bool)] if len(g) else g
         if g.empty: continue
-        most = g[g.n_seeds == g.n_seeds.max()]  # SSML: each mixing policy with the most seeds; others: the first of those
-        picks = [r for _, r in most.iterrows()] if method in MIX_METHODS else [most.iloc[0]]
+        most = g[g.n_seeds == g.n_seeds.max()]  # the most seeds; among those the longest-trained, as in LASIUM's table
+        most = most.iloc[np.argsort(-pd.to_numeric(most.meta_steps, errors='coerce').fillna(0).to_numpy(), kind='stable')]
+        policy = ['mix_schedule', 'mix_ratio', 'mix_half_fraction']
+        picks = [r for _, r in most.drop_duplicates(policy).iterrows()] if method in MIX_METHODS else [most.iloc[0]]  # SSML: each policy
         for r in picks:
             name = words.format(variant=str(r.variant).upper(), generator=KINDS.get(r.generator, r.generator),
                                 policy=_policy(r) if method in MIX_METHODS else '')
